@@ -1,0 +1,99 @@
+/**
+ * One error model for the whole codebase. A ZenError carries a stable
+ * SCREAMING_SNAKE code, an HTTP status, a retryable flag and a public message
+ * that is safe to show to a caller. The cause is kept for logs, but the wire
+ * mapping (one per transport) only ever exposes code + message + correlation id.
+ */
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  CONFIG_INVALID: 500,
+  CONFIG_INSECURE: 500,
+  CRYPTO_FAILED: 500,
+  KEY_UNAVAILABLE: 500,
+  AUDIT_CHAIN_BROKEN: 500,
+  DATA_DIR_LOCKED: 409,
+  DATABASE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: "The request did not pass validation.",
+  MALFORMED_REQUEST: "The request could not be parsed.",
+  UNAUTHENTICATED: "Authentication is required.",
+  FORBIDDEN: "The credential lacks the permission for this action.",
+  NOT_FOUND: "Not found.",
+  METHOD_NOT_ALLOWED: "Method not allowed.",
+  CONFLICT: "The request conflicts with the current state.",
+  PAYLOAD_TOO_LARGE: "The request body is too large.",
+  UNSUPPORTED_MEDIA_TYPE: "Unsupported content type.",
+  RATE_LIMITED: "Too many requests.",
+  INTERNAL: "Internal error.",
+  UNAVAILABLE: "Service temporarily unavailable.",
+  CONFIG_INVALID: "The configuration is invalid.",
+  CONFIG_INSECURE: "The configuration is insecure for this profile.",
+  CRYPTO_FAILED: "A cryptographic operation failed.",
+  KEY_UNAVAILABLE: "A required key is not available.",
+  AUDIT_CHAIN_BROKEN: "The audit chain does not verify.",
+  DATA_DIR_LOCKED: "The data directory is in use by another process.",
+  DATABASE_UNAVAILABLE: "The database is unavailable.",
+};
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
+
+export interface ZenErrorOptions {
+  message?: string;
+  cause?: unknown;
+  /** Machine-readable, non-secret detail (e.g. the failing field paths). */
+  details?: Record<string, unknown>;
+  /** Overrides the code's default HTTP status. */
+  status?: number;
+  retryable?: boolean;
+  /** Extra response headers, e.g. Retry-After. */
+  headers?: Record<string, string>;
+}
+
+export class ZenError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, options: ZenErrorOptions = {}) {
+    super(
+      options.message ?? DEFAULT_MESSAGES[code],
+      options.cause === undefined ? {} : { cause: options.cause },
+    );
+    this.name = "ZenError";
+    this.code = code;
+    this.status = options.status ?? ERROR_CODES[code];
+    this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+}
+
+export function isZenError(value: unknown): value is ZenError {
+  return value instanceof ZenError;
+}
+
+/** Exhaustiveness check for `switch` over unions. */
+export function assertNever(value: never, what = "value"): never {
+  throw new Error(`unexpected ${what}: ${String(value)}`);
+}
+
+/** Expected outcomes are values, not exceptions. */
+export type Result<T, R extends string = string> = { ok: true; value: T } | { ok: false; reason: R };

@@ -1,0 +1,12 @@
+export { type Clock, fixedClock, systemClock } from "./clock.ts";
+export { type ActionContext, type Actor, actorId } from "./context.ts";
+export {
+  assertNever,
+  ERROR_CODES,
+  type ErrorCode,
+  isZenError,
+  type Result,
+  ZenError,
+  type ZenErrorOptions,
+} from "./errors.ts";
+export { ID_PREFIXES, ID_RANDOM_LENGTH, type IdKind, isId, newId, randomBase62 } from "./ids.ts";

@@ -1,0 +1,111 @@
+/**
+ * Storage. The rest of the codebase receives a `Database` and can only run
+ * transactions fenced by Row Level Security (`withTenant`, `withUser`,
+ * `withGlobal`); the pool, the drivers and the owner connection stay here.
+ */
+import { mkdirSync } from "node:fs";
+import { ZenError } from "../core/index.ts";
+import { assertSchemaCurrent, migrate } from "./migrate.ts";
+import { openPglite } from "./pglite.ts";
+import { openPostgres } from "./postgres.ts";
+import type { Database, Driver } from "./types.ts";
+
+export { RUNTIME_ROLE } from "./context.ts";
+export { isUniqueViolation, sqlState } from "./errors.ts";
+export { schemaFingerprint } from "./migrate.ts";
+export type { Database, DbContext, DriverKind, QueryResult, Row, Tx } from "./types.ts";
+
+export type DatabaseOptions =
+  | { kind: "pglite"; dataDir: string | undefined }
+  | {
+      kind: "postgres";
+      url: string;
+      ownerUrl?: string | undefined;
+      poolSize?: number;
+      ssl?: import("pg").ConnectionConfig["ssl"];
+    };
+
+export interface OpenOptions {
+  /** Apply pending migrations as the owner before returning (default true). */
+  migrate?: boolean;
+}
+
+export interface RuntimeRoleReport {
+  sessionUser: string;
+  superuser: boolean;
+  bypassRls: boolean;
+  /** Tables in the public schema owned by, or reachable by SET ROLE from, the login role. */
+  ownedTables: string[];
+}
+
+export interface OpenedDatabase extends Database {
+  /** Facts about the login role, for the production profile's refusal checks. */
+  inspectRuntimeRole(): Promise<RuntimeRoleReport>;
+  /** Apply pending migrations as the owner; returns the versions applied. */
+  migrate(): Promise<number[]>;
+}
+
+async function openDriver(opts: DatabaseOptions): Promise<Driver> {
+  if (opts.kind === "pglite") {
+    if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    return openPglite(opts.dataDir);
+  }
+  return openPostgres(opts);
+}
+
+export function wrapDriver(driver: Driver): OpenedDatabase {
+  return {
+    kind: driver.kind,
+    async withTenant(tenantId, fn) {
+      if (typeof tenantId !== "string" || tenantId.length === 0) {
+        throw new ZenError("INTERNAL", { message: "withTenant needs a tenant id" });
+      }
+      return driver.runtime({ tenantId }, fn);
+    },
+    async withUser(userId, fn) {
+      if (typeof userId !== "string" || userId.length === 0) {
+        throw new ZenError("INTERNAL", { message: "withUser needs a user id" });
+      }
+      return driver.runtime({ userId }, fn);
+    },
+    withGlobal(fn) {
+      return driver.runtime({}, fn);
+    },
+    async ping() {
+      await driver.runtime({}, (tx) => tx.query("select 1"));
+    },
+    close: () => driver.close(),
+    migrate: () => migrate(driver),
+    async inspectRuntimeRole() {
+      return driver.runtime({}, async (tx) => {
+        const role = await tx.query<{ u: string; s: boolean; b: boolean }>(
+          "select session_user as u, rolsuper as s, rolbypassrls as b from pg_roles where rolname = session_user",
+        );
+        const owned = await tx.query<{ t: string }>(
+          `select tablename as t from pg_tables where schemaname = 'public'
+             and (tableowner = session_user or pg_has_role(session_user, tableowner, 'MEMBER'))`,
+        );
+        const r = role.rows[0];
+        return {
+          sessionUser: r?.u ?? "",
+          superuser: r?.s ?? true,
+          bypassRls: r?.b ?? true,
+          ownedTables: owned.rows.map((x) => x.t),
+        };
+      });
+    },
+  };
+}
+
+export async function openDatabase(opts: DatabaseOptions, open: OpenOptions = {}): Promise<OpenedDatabase> {
+  const driver = await openDriver(opts);
+  const db = wrapDriver(driver);
+  try {
+    if (open.migrate ?? true) await db.migrate();
+    else await assertSchemaCurrent(driver);
+  } catch (err) {
+    await driver.close().catch(() => {});
+    throw err;
+  }
+  return db;
+}

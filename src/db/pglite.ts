@@ -1,0 +1,47 @@
+/**
+ * Embedded driver: PostgreSQL compiled to WASM, in-process, data under the
+ * data dir. PGlite has one session whose user is a superuser, so every runtime
+ * transaction switches to the NOSUPERUSER NOBYPASSRLS runtime role first: here
+ * Row Level Security guards against our own bugs (against an attacker, use
+ * real PostgreSQL with a non-owner login role).
+ */
+import { PGlite } from "@electric-sql/pglite";
+import { applyContext } from "./context.ts";
+import type { DbContext, Driver, OwnerTx, QueryResult, Row, Tx } from "./types.ts";
+
+type PgliteTx = {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
+  exec(sql: string): Promise<unknown>;
+};
+
+function wrap(tx: PgliteTx): OwnerTx {
+  return {
+    async script(sql: string): Promise<void> {
+      await tx.exec(sql);
+    },
+    async query<T = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      const r = await tx.query<T>(sql, params ? [...params] : undefined);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+  };
+}
+
+export async function openPglite(dataDir: string | undefined): Promise<Driver> {
+  const db = await PGlite.create(dataDir);
+  return {
+    kind: "pglite",
+    runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return db.transaction(async (raw) => {
+        const tx = wrap(raw as unknown as PgliteTx);
+        await applyContext(tx, ctx);
+        return fn(tx);
+      });
+    },
+    owner<T>(fn: (tx: OwnerTx) => Promise<T>): Promise<T> {
+      return db.transaction((raw) => fn(wrap(raw as unknown as PgliteTx)));
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}
