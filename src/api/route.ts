@@ -1,0 +1,166 @@
+/**
+ * Routes are declared once, with zod schemas for params, query and body: the
+ * same declaration validates requests and feeds the OpenAPI document, so the
+ * document cannot drift from what the server accepts.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { ZenError } from "../core/index.ts";
+
+export type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: Method;
+  /** Fastify syntax: `/v1/projects/:project_id/api-keys`. */
+  url: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  /** Whether a credential is required (documented as security in OpenAPI). */
+  auth: boolean;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handler(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B> },
+  ): Promise<unknown>;
+}
+
+export interface RegisteredRoute {
+  method: Method;
+  url: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  auth: boolean;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.infer<T> {
+  if (!schema) return undefined as z.infer<T>;
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  // Paths and messages only: never echo the offending values back.
+  const issues = r.error.issues
+    .slice(0, 20)
+    .map((i) => ({ path: [where, ...i.path.map(String)].join("."), message: i.message }));
+  throw new ZenError(where === "params" ? "NOT_FOUND" : "VALIDATION_FAILED", {
+    ...(where === "params" ? {} : { details: { issues } }),
+  });
+}
+
+export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  app: FastifyInstance,
+  registry: RegisteredRoute[],
+  spec: RouteSpec<P, Q, B>,
+): void {
+  const { handler, ...doc } = spec;
+  registry.push(doc);
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    handler: async (req, reply) => {
+      const params = parse(spec.params, req.params, "params");
+      const query = parse(spec.query, req.query, "query");
+      const body = parse(spec.body, req.body, "body");
+      const out = await handler(req, reply, { params, query, body });
+      if (reply.sent) return reply;
+      if (out === undefined) return reply.code(204).send();
+      return out;
+    },
+  });
+}
+
+function toOpenApiPath(url: string): string {
+  return url.replace(/:([A-Za-z_]+)/g, "{$1}");
+}
+
+function jsonSchema(schema: z.ZodType): unknown {
+  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+}
+
+export function openApiDocument(
+  registry: RegisteredRoute[],
+  info: { title: string; version: string },
+): unknown {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of registry) {
+    const path = toOpenApiPath(r.url);
+    const parameters: unknown[] = [];
+    for (const [where, schema] of [
+      ["path", r.params],
+      ["query", r.query],
+    ] as const) {
+      if (!schema) continue;
+      const js = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, s] of Object.entries(js.properties ?? {})) {
+        parameters.push({
+          name,
+          in: where,
+          required: where === "path" || (js.required ?? []).includes(name),
+          schema: s,
+        });
+      }
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, resp] of Object.entries(r.responses)) {
+      responses[status] = resp.schema
+        ? {
+            description: resp.description,
+            content: { "application/json": { schema: jsonSchema(resp.schema) } },
+          }
+        : { description: resp.description };
+    }
+    responses.default = {
+      description: "Error",
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
+    paths[path] ??= {};
+    paths[path][r.method.toLowerCase()] = {
+      operationId: r.operationId,
+      summary: r.summary,
+      tags: [r.tag],
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(r.body
+        ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } }
+        : {}),
+      responses,
+      security: r.auth ? [{ bearerAuth: [] }, { sessionCookie: [] }] : [],
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info,
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: "http", scheme: "bearer", description: "API key: zm_<env>_…" },
+        sessionCookie: { type: "apiKey", in: "cookie", name: "zm_session" },
+      },
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message", "correlation_id"],
+              properties: {
+                code: { type: "string" },
+                message: { type: "string" },
+                correlation_id: { type: "string" },
+                details: { type: "object" },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * The `zenmesh` command line. Operator commands that change an embedded
+ * installation go through the running system's operator socket when
+ * `zenmesh up` holds the data dir, and straight to the database otherwise.
+ */
+import { randomBytes } from "node:crypto";
+import { type Config, loadConfig } from "../config/index.ts";
+import { isZenError, ZenError } from "../core/index.ts";
+import { createLogger } from "../log/index.ts";
+import { lockDataDir, lockHolder } from "../roles/lock.ts";
+import { callOperator } from "../roles/operator-socket.ts";
+import { openServices } from "../roles/services.ts";
+import { runUp } from "../roles/up.ts";
+import { VERSION } from "../roles/version.ts";
+import { splitFlags } from "./args.ts";
+import { type OperatorRequest, runOperation } from "./operations.ts";
+
+const HELP = `zenmesh ${VERSION} — zero-trust, multi-tenant webhook gateway
+
+Usage: zenmesh <command> [options]
+
+Commands:
+  up                          Start the whole system on loopback (embedded default)
+  serve backend               Run the backend role alone (control API)
+  migrate                     Apply database migrations (owner connection)
+  tenant create --name NAME   Create a tenant, its first project and an API key (shown once)
+      [--json]
+  user create --email EMAIL   Create a user (password from stdin with --password-stdin,
+      [--tenant-id TNT] [--role owner|admin|developer|viewer] [--password-stdin] [--json]
+                              else generated and shown once) and optionally grant a role
+  audit verify [--tenant-id TNT] [--json]
+                              Verify a tenant's audit chain (the system chain without --tenant-id)
+  version                     Print the version
+
+Configuration options (also ZENMESH_* environment variables and --config FILE):
+  --profile dev|production  --data-dir DIR  --api-host HOST  --api-port PORT (0 = any free)
+  --database-url URL  --log-level LEVEL
+See docs/configuration.md for every setting.
+`;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function config(rest: string[]): Config {
+  return loadConfig({ argv: rest, env: process.env });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+}
+
+/** Runs an operator action against a running system, or directly when none holds the data dir. */
+async function operate(cfg: Config, op: OperatorRequest): Promise<unknown> {
+  if (!cfg.database.url && lockHolder(cfg.dataDir) !== undefined) return callOperator(cfg.dataDir, op);
+  const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
+  try {
+    const svc = await openServices(cfg);
+    try {
+      return await runOperation(svc, op);
+    } finally {
+      await svc.close();
+    }
+  } finally {
+    lock?.release();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      out(HELP);
+      return 0;
+    case "version":
+    case "--version":
+      out(VERSION);
+      return 0;
+    case "up": {
+      const cfg = config(argv.slice(1));
+      await runUp(cfg, createLogger({ level: cfg.log.level, name: "zenmesh" }), out);
+      return 0;
+    }
+    case "serve": {
+      if (sub !== "backend")
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh serve backend" });
+      const cfg = loadConfig({ argv: rest, env: { ZENMESH_PROFILE: "production", ...process.env } });
+      await runUp(cfg, createLogger({ level: cfg.log.level, name: "backend" }), out);
+      return 0;
+    }
+    case "migrate": {
+      const cfg = config(argv.slice(1));
+      const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
+      try {
+        const svc = await openServices(cfg, { migrate: true });
+        await svc.close();
+      } finally {
+        lock?.release();
+      }
+      out("migrations applied");
+      return 0;
+    }
+    case "tenant": {
+      if (sub !== "create")
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh tenant create --name NAME" });
+      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { name: true, json: false } });
+      const name = flags.get("name");
+      if (typeof name !== "string" || name.trim() === "") {
+        throw new ZenError("VALIDATION_FAILED", { message: "--name is required" });
+      }
+      const r = (await operate(config(cfgArgs), { op: "tenant.create", name: name.trim() })) as Record<
+        string,
+        string
+      >;
+      if (flags.has("json")) out(JSON.stringify(r));
+      else {
+        out(`tenant   ${r.tenant_id}\nproject  ${r.project_id}\napi key  ${r.api_key}`);
+        out("The API key is shown once: store it now.");
+      }
+      return 0;
+    }
+    case "user": {
+      if (sub !== "create")
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh user create --email EMAIL" });
+      const { flags, rest: cfgArgs } = splitFlags(rest, {
+        own: { email: true, "tenant-id": true, role: true, "password-stdin": false, json: false },
+      });
+      const email = flags.get("email");
+      if (typeof email !== "string")
+        throw new ZenError("VALIDATION_FAILED", { message: "--email is required" });
+      const generated = !flags.has("password-stdin");
+      const password = generated ? randomBytes(18).toString("base64url") : await readStdin();
+      const tenantId = flags.get("tenant-id");
+      const role = flags.get("role");
+      const r = await operate(config(cfgArgs), {
+        op: "user.create",
+        email,
+        password,
+        ...(typeof tenantId === "string" ? { tenantId } : {}),
+        ...(typeof role === "string" ? { role } : {}),
+      });
+      const shown = generated ? { ...(r as object), password } : r;
+      if (flags.has("json")) out(JSON.stringify(shown));
+      else {
+        for (const [k, v] of Object.entries(shown as Record<string, unknown>))
+          out(`${k.padEnd(9)} ${String(v)}`);
+        if (generated) out("The password is shown once: store it now.");
+      }
+      return 0;
+    }
+    case "audit": {
+      if (sub !== "verify")
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh audit verify" });
+      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { "tenant-id": true, json: false } });
+      const tenantId = flags.get("tenant-id");
+      const r = (await operate(config(cfgArgs), {
+        op: "audit.verify",
+        tenantId: typeof tenantId === "string" ? tenantId : null,
+      })) as { ok: boolean };
+      out(
+        flags.has("json")
+          ? JSON.stringify(r)
+          : r.ok
+            ? `audit chain verifies: ${JSON.stringify(r)}`
+            : `AUDIT CHAIN BROKEN: ${JSON.stringify(r)}`,
+      );
+      return r.ok ? 0 : 3;
+    }
+    default:
+      process.stderr.write(`zenmesh: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (isZenError(err)) {
+    process.stderr.write(`zenmesh: ${err.code}: ${err.message}\n`);
+    process.exitCode = err.code.startsWith("CONFIG_") ? 2 : 1;
+  } else {
+    process.stderr.write(`zenmesh: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Operator actions: what the CLI can do to a zenmesh installation. They run
+ * either directly against the database (nothing else has it open) or inside
+ * the running backend, reached over the operator socket.
+ */
+import { verifyAuditChain } from "../audit/index.ts";
+import { newId, ZenError } from "../core/index.ts";
+import type { Services } from "../roles/services.ts";
+import {
+  createApiKey,
+  createTenant,
+  createUser,
+  findUserByEmail,
+  grantMembership,
+  isRole,
+  PROJECT_PERMISSIONS,
+} from "../tenancy/index.ts";
+
+const OPERATOR = { type: "operator", id: "cli" } as const;
+
+export interface TenantCreated {
+  tenant_id: string;
+  project_id: string;
+  api_key: string;
+}
+
+export async function createTenantWithKey(svc: Services, input: { name: string }): Promise<TenantCreated> {
+  const correlationId = newId("correlation");
+  const { tenantId, projectId } = await createTenant(svc.tenancy, {
+    name: input.name,
+    correlationId,
+    actor: OPERATOR,
+  });
+  const { secret } = await createApiKey(
+    svc.tenancy,
+    { tenantId, projectId, actor: OPERATOR, permissions: new Set(PROJECT_PERMISSIONS), correlationId },
+    { name: "initial key", permissions: [...PROJECT_PERMISSIONS] },
+  );
+  return { tenant_id: tenantId, project_id: projectId, api_key: secret };
+}
+
+export async function createUserInTenant(
+  svc: Services,
+  input: { email: string; password: string; tenantId?: string | undefined; role?: string | undefined },
+): Promise<{ user_id: string; tenant_id: string | null; role: string | null }> {
+  const role = input.role ?? "owner";
+  if (input.tenantId !== undefined && !isRole(role)) {
+    throw new ZenError("VALIDATION_FAILED", { message: `unknown role ${JSON.stringify(role)}` });
+  }
+  const existing = await findUserByEmail(svc.tenancy, input.email);
+  const user = existing ?? (await createUser(svc.tenancy, { email: input.email, password: input.password }));
+  if (input.tenantId !== undefined && isRole(role)) {
+    await grantMembership(svc.tenancy, {
+      tenantId: input.tenantId,
+      userId: user.id,
+      role,
+      correlationId: newId("correlation"),
+      actor: OPERATOR,
+    });
+  }
+  return { user_id: user.id, tenant_id: input.tenantId ?? null, role: input.tenantId ? role : null };
+}
+
+export async function verifyAudit(svc: Services, input: { tenantId: string | null }) {
+  return verifyAuditChain(svc.db, input.tenantId);
+}
+
+export type OperatorRequest =
+  | { op: "tenant.create"; name: string }
+  | { op: "user.create"; email: string; password: string; tenantId?: string; role?: string }
+  | { op: "audit.verify"; tenantId: string | null };
+
+export async function runOperation(svc: Services, req: OperatorRequest): Promise<unknown> {
+  switch (req.op) {
+    case "tenant.create":
+      return createTenantWithKey(svc, { name: req.name });
+    case "user.create":
+      return createUserInTenant(svc, req);
+    case "audit.verify":
+      return verifyAudit(svc, { tenantId: req.tenantId });
+    default: {
+      const never: never = req;
+      throw new ZenError("VALIDATION_FAILED", { message: `unknown operation ${JSON.stringify(never)}` });
+    }
+  }
+}

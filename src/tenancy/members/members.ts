@@ -1,0 +1,184 @@
+import { appendAudit } from "../../audit/index.ts";
+import { type ActionContext, ZenError } from "../../core/index.ts";
+import type { Tx } from "../../db/index.ts";
+import { isUniqueViolation } from "../../db/index.ts";
+import type { TenancyDeps } from "../deps.ts";
+import { canAssignRole, isRole, type Role, requirePermission } from "../permissions.ts";
+import { findUserByEmail } from "../users/users.ts";
+
+export interface Member {
+  user_id: string;
+  email: string;
+  role: Role;
+  created_at: string;
+}
+
+async function actorRole(tx: Tx, ctx: ActionContext): Promise<Role | undefined> {
+  if (ctx.actor.type === "operator") return "owner";
+  if (ctx.actor.type !== "user") return undefined;
+  const r = await tx.query<{ role: Role }>(
+    "select role from memberships where tenant_id = $1 and user_id = $2",
+    [ctx.tenantId, ctx.actor.id],
+  );
+  return r.rows[0]?.role;
+}
+
+async function ownerCount(tx: Tx, tenantId: string): Promise<number> {
+  const r = await tx.query<{ n: number }>(
+    "select count(*)::int as n from memberships where tenant_id = $1 and role = 'owner'",
+    [tenantId],
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+function audit(tx: Tx, ctx: ActionContext, action: string, userId: string, details: Record<string, string>) {
+  return appendAudit(tx, {
+    tenantId: ctx.tenantId,
+    actor: ctx.actor,
+    action,
+    outcome: "success",
+    target: { type: "user", id: userId },
+    correlationId: ctx.correlationId,
+    details,
+    ...(ctx.ip ? { ip: ctx.ip } : {}),
+  });
+}
+
+export async function addMember(
+  deps: TenancyDeps,
+  ctx: ActionContext,
+  input: { email: string; role: string },
+): Promise<Member> {
+  requirePermission(ctx, "members:write");
+  if (!isRole(input.role)) throw new ZenError("VALIDATION_FAILED", { message: "unknown role" });
+  const role = input.role;
+  const user = await findUserByEmail(deps, input.email);
+  // An unknown email answers like a missing resource, without saying whether the address exists elsewhere.
+  if (!user || user.disabled) throw new ZenError("NOT_FOUND", { message: "no such user" });
+  return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    if (!canAssignRole(await actorRole(tx, ctx), role)) throw new ZenError("FORBIDDEN");
+    let created: Date;
+    try {
+      const r = await tx.query<{ created_at: Date }>(
+        "insert into memberships (tenant_id, user_id, role) values ($1, $2, $3) returning created_at",
+        [ctx.tenantId, user.id, role],
+      );
+      created = r.rows[0]!.created_at;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ZenError("CONFLICT", { message: "already a member" });
+      throw err;
+    }
+    await audit(tx, ctx, "member.add", user.id, { role });
+    return { user_id: user.id, email: user.email, role, created_at: new Date(created).toISOString() };
+  });
+}
+
+export async function listMembers(deps: TenancyDeps, ctx: ActionContext): Promise<Member[]> {
+  requirePermission(ctx, "members:read");
+  return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    const r = await tx.query<{ user_id: string; role: Role; created_at: Date }>(
+      "select user_id, role, created_at from memberships where tenant_id = $1 order by created_at, user_id",
+      [ctx.tenantId],
+    );
+    const ids = r.rows.map((m) => m.user_id);
+    const emails = new Map<string, string>();
+    if (ids.length > 0) {
+      const u = await tx.query<{ id: string; email: string }>(
+        "select id, email from users where id = any($1)",
+        [ids],
+      );
+      for (const row of u.rows) emails.set(row.id, row.email);
+    }
+    return r.rows.map((m) => ({
+      user_id: m.user_id,
+      email: emails.get(m.user_id) ?? "",
+      role: m.role,
+      created_at: new Date(m.created_at).toISOString(),
+    }));
+  });
+}
+
+export async function updateMemberRole(
+  deps: TenancyDeps,
+  ctx: ActionContext,
+  input: { userId: string; role: string },
+): Promise<void> {
+  requirePermission(ctx, "members:write");
+  if (!isRole(input.role)) throw new ZenError("VALIDATION_FAILED", { message: "unknown role" });
+  const role = input.role;
+  await deps.db.withTenant(ctx.tenantId, async (tx) => {
+    const current = await tx.query<{ role: Role }>(
+      "select role from memberships where tenant_id = $1 and user_id = $2 for update",
+      [ctx.tenantId, input.userId],
+    );
+    const before = current.rows[0]?.role;
+    if (!before) throw new ZenError("NOT_FOUND");
+    const mine = await actorRole(tx, ctx);
+    if (!canAssignRole(mine, role) || !canAssignRole(mine, before)) throw new ZenError("FORBIDDEN");
+    if (before === "owner" && role !== "owner" && (await ownerCount(tx, ctx.tenantId)) <= 1) {
+      throw new ZenError("CONFLICT", { message: "a tenant keeps at least one owner" });
+    }
+    await tx.query("update memberships set role = $3 where tenant_id = $1 and user_id = $2", [
+      ctx.tenantId,
+      input.userId,
+      role,
+    ]);
+    await audit(tx, ctx, "member.role_change", input.userId, { from: before, to: role });
+  });
+}
+
+export async function removeMember(
+  deps: TenancyDeps,
+  ctx: ActionContext,
+  input: { userId: string },
+): Promise<void> {
+  requirePermission(ctx, "members:write");
+  await deps.db.withTenant(ctx.tenantId, async (tx) => {
+    const current = await tx.query<{ role: Role }>(
+      "select role from memberships where tenant_id = $1 and user_id = $2 for update",
+      [ctx.tenantId, input.userId],
+    );
+    const before = current.rows[0]?.role;
+    if (!before) throw new ZenError("NOT_FOUND");
+    if (!canAssignRole(await actorRole(tx, ctx), before)) throw new ZenError("FORBIDDEN");
+    if (before === "owner" && (await ownerCount(tx, ctx.tenantId)) <= 1) {
+      throw new ZenError("CONFLICT", { message: "a tenant keeps at least one owner" });
+    }
+    await tx.query("delete from memberships where tenant_id = $1 and user_id = $2", [
+      ctx.tenantId,
+      input.userId,
+    ]);
+    await audit(tx, ctx, "member.remove", input.userId, { role: before });
+  });
+}
+
+/** Operator bootstrap: make an existing user a member without an acting member (CLI only). */
+export async function grantMembership(
+  deps: TenancyDeps,
+  input: {
+    tenantId: string;
+    userId: string;
+    role: Role;
+    correlationId: string;
+    actor: ActionContext["actor"];
+  },
+): Promise<void> {
+  await deps.db.withTenant(input.tenantId, async (tx) => {
+    const t = await tx.query("select 1 from tenants where id = $1", [input.tenantId]);
+    if (t.rowCount === 0) throw new ZenError("NOT_FOUND", { message: "no such tenant" });
+    await tx.query(
+      `insert into memberships (tenant_id, user_id, role) values ($1, $2, $3)
+       on conflict (tenant_id, user_id) do update set role = excluded.role`,
+      [input.tenantId, input.userId, input.role],
+    );
+    await appendAudit(tx, {
+      tenantId: input.tenantId,
+      actor: input.actor,
+      action: "member.grant",
+      outcome: "success",
+      target: { type: "user", id: input.userId },
+      correlationId: input.correlationId,
+      details: { role: input.role },
+    });
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * A real control API on a loopback port over a fresh database (either
+ * driver), with a controllable clock and every log line captured, for
+ * end-to-end route tests.
+ */
+import type { AddressInfo } from "node:net";
+import { buildApiServer } from "../../src/api/server.ts";
+import { fixedClock, newId } from "../../src/core/index.ts";
+import type { DriverKind } from "../../src/db/index.ts";
+import { captureLogs } from "../../src/log/testing.ts";
+import {
+  createApiKey,
+  createTenant,
+  createUser,
+  grantMembership,
+  PROJECT_PERMISSIONS,
+  type Role,
+  type TenancyDeps,
+} from "../../src/tenancy/index.ts";
+import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../../src/zenlock/index.ts";
+import { freshDatabase, type TestDatabase } from "./db.ts";
+
+export interface TestApi {
+  t: TestDatabase;
+  url: string;
+  tenancy: TenancyDeps;
+  clock: ReturnType<typeof fixedClock>;
+  logs: ReturnType<typeof captureLogs>;
+  /** Every response body the tests received, for leak checks. */
+  bodies: string[];
+  request(method: string, path: string, opts?: RequestOptions): Promise<TestResponse>;
+  /** A tenant with its first project and an API key holding every project permission. */
+  tenant(name?: string): Promise<{ tenantId: string; projectId: string; key: string }>;
+  /** An API key in a project with exactly these permissions. */
+  key(
+    tenantId: string,
+    projectId: string,
+    permissions: string[],
+    expiresAt?: Date,
+  ): Promise<{ id: string; secret: string }>;
+  /** A user (password given) with a role in the tenant. */
+  user(
+    tenantId: string,
+    role: Role,
+    password?: string,
+  ): Promise<{ id: string; email: string; password: string }>;
+  /** Signs in and returns the session cookie header value. */
+  login(email: string, password: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface RequestOptions {
+  key?: string;
+  cookie?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are narrowed by each assertion
+  json: any;
+}
+
+export async function startTestApi(kind: DriverKind, opts: { failureLimit?: number } = {}): Promise<TestApi> {
+  const t = await freshDatabase(kind);
+  const clock = fixedClock(Date.now());
+  const logs = captureLogs();
+  const tenancy: TenancyDeps = {
+    db: t.db,
+    zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test") }),
+    clock,
+    apiKeyEnvironment: "test",
+    sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
+  };
+  const app = buildApiServer({
+    tenancy,
+    logger: logs.logger,
+    version: "test",
+    trustProxy: false,
+    authFailureLimit: opts.failureLimit ?? 1000,
+    authFailureWindowSeconds: 60,
+    defaultMetrics: false,
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const bodies: string[] = [];
+  const operator = { type: "operator", id: "test" } as const;
+
+  const api: TestApi = {
+    t,
+    url,
+    tenancy,
+    clock,
+    logs,
+    bodies,
+    async request(method, path, o = {}) {
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
+      if (o.key !== undefined) headers.authorization = `Bearer ${o.key}`;
+      if (o.cookie !== undefined) headers.cookie = o.cookie;
+      let body: string | undefined;
+      if (o.rawBody !== undefined) body = o.rawBody;
+      else if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers["content-type"] ??= "application/json";
+      }
+      const res = await fetch(url + path, { method, headers, ...(body === undefined ? {} : { body }) });
+      const text = await res.text();
+      bodies.push(text);
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    },
+    async tenant(name = "acme") {
+      const { tenantId, projectId } = await createTenant(tenancy, {
+        name,
+        correlationId: newId("correlation"),
+        actor: operator,
+      });
+      const { secret } = await api.key(tenantId, projectId, [...PROJECT_PERMISSIONS]);
+      return { tenantId, projectId, key: secret };
+    },
+    async key(tenantId, projectId, permissions, expiresAt) {
+      const r = await createApiKey(
+        tenancy,
+        {
+          tenantId,
+          projectId,
+          actor: operator,
+          permissions: new Set(PROJECT_PERMISSIONS),
+          correlationId: newId("correlation"),
+        },
+        { name: "test key", permissions, expiresAt: expiresAt ?? null },
+      );
+      return { id: r.key.id, secret: r.secret };
+    },
+    async user(tenantId, role, password = `pw-${newId("user")}`) {
+      const email = `${newId("user").toLowerCase()}@example.test`;
+      const u = await createUser(tenancy, { email, password });
+      await grantMembership(tenancy, {
+        tenantId,
+        userId: u.id,
+        role,
+        correlationId: newId("correlation"),
+        actor: operator,
+      });
+      return { id: u.id, email, password };
+    },
+    async login(email, password) {
+      const r = await api.request("POST", "/v1/auth/login", { body: { email, password } });
+      if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+      const set = r.headers.get("set-cookie") ?? "";
+      return set.split(";")[0]!;
+    },
+    async close() {
+      await app.close();
+      await t.close();
+    },
+  };
+  return api;
+}
