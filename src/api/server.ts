@@ -4,7 +4,7 @@
  * only (method, route, status, duration, correlation id), never headers,
  * query strings or bodies.
  */
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { appendAuditIn } from "../audit/index.ts";
 import { actorId, ZenError } from "../core/index.ts";
 import type { Logger } from "../log/index.ts";
@@ -36,7 +36,8 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   // Typed as the default instance: route modules need no knowledge of the logger's concrete type.
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // One metadata-only line per response comes from the onResponse hook instead.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: opts.trustProxy,
     bodyLimit: opts.bodyLimitBytes ?? 64 * 1024,
     genReqId: (req) => correlationIdFrom(req.headers),
