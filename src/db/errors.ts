@@ -35,7 +35,9 @@ export function mapDriverError(err: unknown): unknown {
   const message = err instanceof Error ? err.message : "";
   if (
     (code !== undefined && (UNAVAILABLE_CODES.has(code) || NETWORK_CODES.has(code))) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+    /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error/i.test(
+      message,
+    )
   ) {
     return new ZenError("DATABASE_UNAVAILABLE", { cause: err, headers: { "retry-after": "1" } });
   }

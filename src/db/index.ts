@@ -77,7 +77,8 @@ export function wrapDriver(driver: Driver): OpenedDatabase {
     close: () => driver.close(),
     migrate: () => migrate(driver),
     async inspectRuntimeRole() {
-      return driver.runtime({}, async (tx) => {
+      // As the login role itself: an owner login cannot switch to the runtime role.
+      return driver.session(async (tx) => {
         const role = await tx.query<{ u: string; s: boolean; b: boolean }>(
           "select session_user as u, rolsuper as s, rolbypassrls as b from pg_roles where rolname = session_user",
         );

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ZenError } from "../core/index.ts";
+import { isZenError, ZenError } from "../core/index.ts";
 import type { Driver, Tx } from "./types.ts";
 
 export interface Migration {
@@ -98,7 +98,11 @@ export async function migrate(driver: Driver): Promise<number[]> {
     });
   }
   // The first migration creates the runtime role; grant it read of the ledger.
-  await driver.owner((tx) => tx.query("grant select on schema_migrations to zenmesh_app"));
+  // Under the lock too: concurrent GRANTs on one object fail with "tuple concurrently updated".
+  await driver.owner(async (tx) => {
+    if (driver.kind === "postgres") await tx.query("select pg_advisory_xact_lock(7243001)");
+    await tx.query("grant select on schema_migrations to zenmesh_app");
+  });
   return appliedNow;
 }
 
@@ -108,6 +112,8 @@ export async function assertSchemaCurrent(driver: Driver): Promise<void> {
   const done = await driver
     .runtime({}, (tx) => applied(tx))
     .catch((err: unknown) => {
+      // An unreachable database stays DATABASE_UNAVAILABLE (retryable), not a schema problem.
+      if (isZenError(err)) throw err;
       throw new ZenError("CONFIG_INVALID", {
         message: "the database has no zenmesh schema: run `zenmesh migrate` with the owner connection",
         cause: err,

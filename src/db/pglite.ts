@@ -37,6 +37,9 @@ export async function openPglite(dataDir: string | undefined): Promise<Driver> {
         return fn(tx);
       });
     },
+    session<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return db.transaction((raw) => fn(wrap(raw as unknown as PgliteTx)));
+    },
     owner<T>(fn: (tx: OwnerTx) => Promise<T>): Promise<T> {
       return db.transaction((raw) => fn(wrap(raw as unknown as PgliteTx)));
     },

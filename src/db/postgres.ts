@@ -65,25 +65,32 @@ export async function openPostgres(opts: PostgresOptions): Promise<Driver> {
   // An idle client that loses its server must not crash the process.
   pool.on("error", () => {});
 
+  async function pooled<T>(fn: (tx: Tx) => Promise<T>, ctx: DbContext | undefined): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw mapDriverError(err);
+    }
+    let broken: Error | undefined;
+    try {
+      return await inTransaction(client, fn, ctx);
+    } catch (err) {
+      const mapped = mapDriverError(err);
+      if (mapped !== err) broken = err as Error;
+      throw mapped;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   return {
     kind: "postgres",
-    async runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw mapDriverError(err);
-      }
-      let broken: Error | undefined;
-      try {
-        return await inTransaction(client, fn, ctx);
-      } catch (err) {
-        const mapped = mapDriverError(err);
-        if (mapped !== err) broken = err as Error;
-        throw mapped;
-      } finally {
-        client.release(broken);
-      }
+    runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return pooled(fn, ctx);
+    },
+    session<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return pooled(fn, undefined);
     },
     async owner<T>(fn: (tx: OwnerTx) => Promise<T>): Promise<T> {
       const client = new pg.Client({

@@ -1,30 +1,483 @@
+/**
+ * Acceptance tests for the tenant fence: on both drivers, the runtime role
+ * (through withTenant / withUser / withGlobal only) can read and write only the
+ * rows of the tenant in its context. The tenant tables are discovered from the
+ * catalog, so a new table without RLS, FORCE or a tenant policy fails here.
+ */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../test/support/db.ts";
+import { sqlState } from "./errors.ts";
+import { type OpenedDatabase, openDatabase } from "./index.ts";
+import type { Tx } from "./types.ts";
+
+const A = "tnt_rls_a";
+const B = "tnt_rls_b";
+
+interface Insert {
+  sql: string;
+  params: unknown[];
+}
+
+interface TenantTable {
+  /** The column the policy fences on. */
+  column: string;
+  /** A harmless column for `update … set c = c`. */
+  touch: string;
+  /** A row of `tenant`; `n` makes it unique within the tenant. */
+  insert(tenant: string, n: string): Insert;
+}
+
+const hash = (byte: number, length = 32) => Buffer.alloc(length, byte);
+
+/** Every table under Row Level Security, with how to seed it. A new one must be added here. */
+const TENANT_TABLES: Record<string, TenantTable> = {
+  tenants: {
+    column: "id",
+    touch: "name",
+    insert: (tenant) => ({ sql: "insert into tenants (id, name) values ($1, $1)", params: [tenant] }),
+  },
+  projects: {
+    column: "tenant_id",
+    touch: "name",
+    insert: (tenant, n) => ({
+      sql: "insert into projects (id, tenant_id, name) values ($1, $2, 'p')",
+      params: [`prj_${tenant}_${n}`, tenant],
+    }),
+  },
+  memberships: {
+    column: "tenant_id",
+    touch: "role",
+    insert: (tenant, n) => ({
+      sql: "insert into memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')",
+      params: [tenant, `usr_rls_${n}`],
+    }),
+  },
+  api_keys: {
+    column: "tenant_id",
+    touch: "name",
+    insert: (tenant, n) => ({
+      sql: `insert into api_keys (id, tenant_id, project_id, name, prefix, salt, key_hash, permissions, created_by)
+            values ($1, $2, $3, 'k', 'zm_test_x', $4, $5, '{}', 'usr_rls_1')`,
+      params: [`key_${tenant}_${n}`, tenant, `prj_${tenant}_1`, hash(1, 16), hash(2)],
+    }),
+  },
+  tenant_keys: {
+    column: "tenant_id",
+    touch: "wrapped",
+    insert: (tenant, n) => ({
+      sql: "insert into tenant_keys (tenant_id, purpose, version, wrapped) values ($1, 'data', $2, 'w')",
+      params: [tenant, n === "x" ? 99 : Number(n)],
+    }),
+  },
+  audit_log: {
+    column: "tenant_id",
+    touch: "action",
+    insert: (tenant, n) => ({
+      sql: `insert into audit_log (tenant_id, seq, id, occurred_at, actor_type, action, outcome,
+              correlation_id, prev_hash, entry_hash)
+            values ($1, $2, $3, now(), 'system', 'test.seed', 'success', 'cor_rls', $4, $5)`,
+      params: [tenant, n === "x" ? 99 : Number(n), `aud_${tenant}_${n}`, hash(0), hash(3)],
+    }),
+  },
+  audit_heads: {
+    column: "tenant_id",
+    touch: "seq",
+    insert: (tenant) => ({
+      sql: "insert into audit_heads (tenant_id, seq, entry_hash) values ($1, 1, $2)",
+      params: [tenant, hash(3)],
+    }),
+  },
+};
+
+/** Public tables outside the fence: identity and bookkeeping, no tenant data. */
+const UNFENCED_TABLES = ["api_key_lookup", "schema_migrations", "sessions", "users"];
+
+const TABLE_NAMES = Object.keys(TENANT_TABLES).sort();
+
+function table(name: string): TenantTable {
+  const spec = TENANT_TABLES[name];
+  if (!spec) throw new Error(`no seed for ${name}`);
+  return spec;
+}
+
+/** Seeds tenants A and B (and a second membership for user 2 in A) under the fence, as each tenant. */
+async function seed(db: OpenedDatabase, admin: TestDatabase["admin"]): Promise<void> {
+  await admin(
+    "insert into users (id, email, password_hash) values ('usr_rls_1', 'one@example.test', 'h'), ('usr_rls_2', 'two@example.test', 'h'), ('usr_rls_x', 'x@example.test', 'h')",
+  );
+  for (const tenant of [A, B]) {
+    await db.withTenant(tenant, async (tx) => {
+      for (const name of Object.keys(TENANT_TABLES)) {
+        const { sql, params } = table(name).insert(tenant, "1");
+        await tx.query(sql, params);
+      }
+    });
+  }
+  await db.withTenant(A, async (tx) => {
+    const { sql, params } = table("memberships").insert(A, "2");
+    await tx.query(sql, params);
+  });
+}
+
+async function countAs(t: TestDatabase, name: string, tenant: string): Promise<number> {
+  const spec = table(name);
+  const rows = await t.admin<{ n: number }>(
+    `select count(*)::int as n from ${name} where ${spec.column} = $1`,
+    [tenant],
+  );
+  return rows[0]?.n ?? -1;
+}
+
+function isSqlError(code: string, pattern?: RegExp) {
+  return (err: unknown) => {
+    assert.equal(sqlState(err), code, `expected SQLSTATE ${code}, got ${String(err)}`);
+    if (pattern) assert.match((err as Error).message, pattern);
+    return true;
+  };
+}
+
+const RLS_VIOLATION = /row-level security/;
+
+async function deletable(t: TestDatabase, name: string): Promise<boolean> {
+  const rows = await t.admin<{ ok: boolean }>(
+    "select has_table_privilege('zenmesh_app', $1, 'DELETE') as ok",
+    [`public.${name}`],
+  );
+  return rows[0]?.ok === true;
+}
 
 for (const kind of DRIVERS) {
-  describe(`smoke on ${kind}`, { skip: skipReason(kind) }, () => {
+  describe(`the tenant fence on ${kind}`, { skip: skipReason(kind) }, () => {
     let t: TestDatabase;
     before(async () => {
       t = await freshDatabase(kind);
+      await seed(t.db, t.admin);
     });
     after(async () => {
       await t?.close();
     });
-    test("a tenant sees its own row", async () => {
-      await t.db.withTenant("tnt_a", (tx) =>
-        tx.query("insert into tenants (id, name) values ('tnt_a', 'A')"),
+
+    test("every table under RLS is forced, fenced on app.tenant_id and seeded by this suite", async () => {
+      const rels = await t.admin<{ name: string; rls: boolean; force: boolean }>(
+        `select c.relname as name, c.relrowsecurity as rls, c.relforcerowsecurity as force
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p') order by c.relname`,
       );
-      const rows = await t.db.withTenant(
-        "tnt_a",
-        async (tx) => (await tx.query("select id from tenants")).rows,
+      const fenced = rels.filter((r) => r.rls).map((r) => r.name);
+      assert.deepEqual(fenced, TABLE_NAMES, "a table under RLS needs a seed in TENANT_TABLES");
+      for (const r of rels.filter((x) => x.rls))
+        assert.equal(r.force, true, `${r.name} lacks FORCE ROW LEVEL SECURITY`);
+      const unfenced = rels.filter((r) => !r.rls).map((r) => r.name);
+      assert.deepEqual(unfenced, UNFENCED_TABLES, "a table outside the fence must be an identity table");
+
+      const policies = await t.admin<{
+        table: string;
+        name: string;
+        cmd: string;
+        permissive: string;
+        qual: string;
+        check: string | null;
+      }>(
+        `select tablename as table, policyname as name, cmd, permissive, qual, with_check as check
+           from pg_policies where schemaname = 'public' order by tablename, policyname`,
       );
-      assert.deepEqual(rows, [{ id: "tnt_a" }]);
-      const none = await t.db.withTenant(
-        "tnt_b",
-        async (tx) => (await tx.query("select id from tenants")).rows,
+      for (const name of TABLE_NAMES) {
+        const fences = policies.filter(
+          (p) =>
+            p.table === name &&
+            p.cmd === "ALL" &&
+            p.qual.includes("app.tenant_id") &&
+            p.check?.includes("app.tenant_id"),
+        );
+        assert.equal(fences.length, 1, `${name} needs one policy on app.tenant_id for all commands`);
+      }
+      // Permissive policies widen each other: any other one must be a known read-only self view.
+      const others = policies
+        .filter((p) => !(p.cmd === "ALL" && p.qual.includes("app.tenant_id")))
+        .map((p) => `${p.table}.${p.name}:${p.cmd}:${p.permissive}`);
+      assert.deepEqual(others, ["memberships.memberships_self:SELECT:PERMISSIVE"]);
+      const self = policies.find((p) => p.name === "memberships_self");
+      assert.match(self?.qual ?? "", /app\.user_id/);
+    });
+
+    test("the runtime role may not truncate any table, nor rewrite the audit log", async () => {
+      const grants = await t.admin<{ table: string; privilege: string }>(
+        `select table_name as table, privilege_type as privilege from information_schema.role_table_grants
+          where grantee = 'zenmesh_app' and table_schema = 'public' order by 1, 2`,
       );
-      assert.deepEqual(none, []);
+      assert.deepEqual(
+        grants.filter(
+          (g) => g.privilege === "TRUNCATE" || g.privilege === "TRIGGER" || g.privilege === "REFERENCES",
+        ),
+        [],
+      );
+      assert.deepEqual(
+        grants.filter((g) => g.table === "audit_log").map((g) => g.privilege),
+        ["INSERT", "SELECT"],
+      );
+      for (const name of TABLE_NAMES) {
+        await assert.rejects(
+          t.db.withTenant(A, (tx) => tx.query(`truncate ${name}`)),
+          isSqlError("42501"),
+          `truncate ${name}`,
+        );
+      }
+    });
+
+    for (const name of TABLE_NAMES) {
+      describe(name, () => {
+        test("a tenant reads only its own rows", async () => {
+          const spec = table(name);
+          const rows = await t.db.withTenant(
+            A,
+            async (tx) => (await tx.query<{ t: string }>(`select ${spec.column} as t from ${name}`)).rows,
+          );
+          assert.equal(rows.length, await countAs(t, name, A));
+          assert.ok(rows.length > 0);
+          assert.deepEqual(new Set(rows.map((r) => r.t)), new Set([A]));
+          const other = await t.db.withTenant(A, (tx) =>
+            tx.query(`select 1 from ${name} where ${spec.column} = $1`, [B]),
+          );
+          assert.equal(other.rows.length, 0);
+        });
+
+        if (name === "audit_log") {
+          test("update and delete are refused, even of the tenant's own rows", async () => {
+            for (const tenant of [A, B]) {
+              await assert.rejects(
+                t.db.withTenant(A, (tx) =>
+                  tx.query("update audit_log set action = action where tenant_id = $1", [tenant]),
+                ),
+                isSqlError("42501"),
+              );
+              await assert.rejects(
+                t.db.withTenant(A, (tx) => tx.query("delete from audit_log where tenant_id = $1", [tenant])),
+                isSqlError("42501"),
+              );
+            }
+            assert.equal(await countAs(t, name, A), 1);
+            assert.equal(await countAs(t, name, B), 1);
+          });
+        } else {
+          test("an update of another tenant's rows affects none", async () => {
+            const spec = table(name);
+            const before = await countAs(t, name, B);
+            const r = await t.db.withTenant(A, (tx) =>
+              tx.query(`update ${name} set ${spec.touch} = ${spec.touch} where ${spec.column} = $1`, [B]),
+            );
+            assert.equal(r.rowCount, 0);
+            const all = await t.db.withTenant(A, (tx) =>
+              tx.query(`update ${name} set ${spec.touch} = ${spec.touch}`),
+            );
+            assert.equal(all.rowCount, await countAs(t, name, A));
+            assert.equal(await countAs(t, name, B), before);
+          });
+
+          test("an update cannot move a row to another tenant", async () => {
+            const spec = table(name);
+            await assert.rejects(
+              t.db.withTenant(A, (tx) => tx.query(`update ${name} set ${spec.column} = $1`, [B])),
+              isSqlError("42501", RLS_VIOLATION),
+            );
+          });
+
+          test("a delete of another tenant's rows affects none (or is not granted at all)", async () => {
+            const spec = table(name);
+            const before = await countAs(t, name, B);
+            const granted = await deletable(t, name);
+            const del = () =>
+              t.db.withTenant(A, (tx) => tx.query(`delete from ${name} where ${spec.column} = $1`, [B]));
+            if (granted) assert.equal((await del()).rowCount, 0);
+            else await assert.rejects(del(), isSqlError("42501", /permission denied/));
+            assert.equal(await countAs(t, name, B), before);
+          });
+        }
+
+        test("an insert of another tenant's row is rejected", async () => {
+          const { sql, params } = table(name).insert(B, "x");
+          await assert.rejects(
+            t.db.withTenant(A, (tx) => tx.query(sql, params)),
+            isSqlError("42501", RLS_VIOLATION),
+          );
+        });
+      });
+    }
+
+    test("with no tenant context every tenant table reads empty and refuses inserts", async () => {
+      for (const name of TABLE_NAMES) {
+        assert.ok((await countAs(t, name, A)) > 0);
+        const r = await t.db.withGlobal((tx) => tx.query(`select * from ${name}`));
+        assert.equal(r.rows.length, 0, `${name} leaks rows without a tenant`);
+        const { sql, params } = table(name).insert(A, "x");
+        await assert.rejects(
+          t.db.withGlobal((tx) => tx.query(sql, params)),
+          isSqlError("42501", RLS_VIOLATION),
+          name,
+        );
+      }
+    });
+
+    test("a tenant with no rows sees nothing", async () => {
+      for (const name of TABLE_NAMES) {
+        const r = await t.db.withTenant("tnt_rls_nobody", (tx) => tx.query(`select * from ${name}`));
+        assert.equal(r.rows.length, 0, name);
+      }
+    });
+
+    describe("a user's own memberships", () => {
+      test("a user sees their memberships across tenants and no one else's", async () => {
+        const one = await t.db.withUser(
+          "usr_rls_1",
+          async (tx) =>
+            (await tx.query("select tenant_id, user_id from memberships order by tenant_id")).rows,
+        );
+        assert.deepEqual(one, [
+          { tenant_id: A, user_id: "usr_rls_1" },
+          { tenant_id: B, user_id: "usr_rls_1" },
+        ]);
+        const two = await t.db.withUser(
+          "usr_rls_2",
+          async (tx) => (await tx.query("select tenant_id, user_id from memberships")).rows,
+        );
+        assert.deepEqual(two, [{ tenant_id: A, user_id: "usr_rls_2" }]);
+        const none = await t.db.withUser("usr_rls_nobody", (tx) => tx.query("select * from memberships"));
+        assert.equal(none.rows.length, 0);
+      });
+
+      test("a user context sees no other tenant table", async () => {
+        for (const name of TABLE_NAMES.filter((n) => n !== "memberships")) {
+          const r = await t.db.withUser("usr_rls_1", (tx) => tx.query(`select * from ${name}`));
+          assert.equal(r.rows.length, 0, name);
+        }
+      });
+
+      test("a user cannot insert, update or delete memberships through the self view", async () => {
+        await assert.rejects(
+          t.db.withUser("usr_rls_2", (tx) =>
+            tx.query("insert into memberships (tenant_id, user_id, role) values ($1, 'usr_rls_2', 'owner')", [
+              B,
+            ]),
+          ),
+          isSqlError("42501", RLS_VIOLATION),
+        );
+        const up = await t.db.withUser("usr_rls_1", (tx) =>
+          tx.query("update memberships set role = 'owner' where user_id = 'usr_rls_1'"),
+        );
+        assert.equal(up.rowCount, 0);
+        const del = await t.db.withUser("usr_rls_1", (tx) =>
+          tx.query("delete from memberships where user_id = 'usr_rls_1'"),
+        );
+        assert.equal(del.rowCount, 0);
+        const rows = await t.admin<{ role: string }>(
+          "select role from memberships where user_id = 'usr_rls_1' order by tenant_id",
+        );
+        assert.deepEqual(
+          rows.map((r) => r.role),
+          ["viewer", "viewer"],
+        );
+      });
+    });
+  });
+
+  describe(`a reused connection on ${kind}`, { skip: skipReason(kind) }, () => {
+    let t: TestDatabase;
+    /** PostgreSQL: a second handle with a pool of one, so every transaction shares one connection. */
+    let db: OpenedDatabase;
+    before(async () => {
+      t = await freshDatabase(kind);
+      await seed(t.db, t.admin);
+      db =
+        kind === "postgres" && t.urls
+          ? await openDatabase({ kind: "postgres", url: t.urls.runtime, poolSize: 1 }, { migrate: false })
+          : t.db;
+    });
+    after(async () => {
+      if (db !== t?.db) await db?.close();
+      await t?.close();
+    });
+
+    interface Seen {
+      pid: number;
+      tenant: string | null;
+      user: string | null;
+      role: string;
+      rows: number;
+    }
+    const look = async (tx: Tx): Promise<Seen> => {
+      const r = await tx.query<Omit<Seen, "rows">>(
+        `select pg_backend_pid() as pid, current_setting('app.tenant_id', true) as tenant,
+                current_setting('app.user_id', true) as user, current_user as role`,
+      );
+      let rows = 0;
+      for (const name of TABLE_NAMES) rows += (await tx.query(`select 1 from ${name}`)).rows.length;
+      const row = r.rows[0];
+      assert.ok(row);
+      return { ...row, rows };
+    };
+
+    async function assertNoTenantLeft(pid: number): Promise<void> {
+      const next = await db.withGlobal(look);
+      assert.equal(next.pid, pid, "the pool handed out another connection");
+      assert.equal(next.tenant, "");
+      assert.equal(next.user, "");
+      assert.equal(next.rows, 0);
+      if (kind === "pglite") {
+        // The one session is the superuser: the role switch must not outlive the transaction.
+        const [after] = await t.admin<{ role: string; tenant: string | null }>(
+          "select current_user as role, current_setting('app.tenant_id', true) as tenant",
+        );
+        assert.deepEqual(after, { role: "postgres", tenant: "" });
+      }
+    }
+
+    test("the next transaction on the connection carries no tenant", async () => {
+      const first = await db.withTenant(A, look);
+      assert.equal(first.tenant, A);
+      assert.equal(first.role, "zenmesh_app");
+      assert.ok(first.rows > 0);
+      await assertNoTenantLeft(first.pid);
+      const user = await db.withUser("usr_rls_1", look);
+      assert.deepEqual(
+        { tenant: user.tenant, user: user.user, rows: user.rows },
+        { tenant: "", user: "usr_rls_1", rows: 2 },
+      );
+      await assertNoTenantLeft(user.pid);
+    });
+
+    test("a transaction that throws midway rolls back and leaves no tenant behind", async () => {
+      const boom = new Error("boom");
+      let pid = 0;
+      await assert.rejects(
+        db.withTenant(A, async (tx) => {
+          pid = (await look(tx)).pid;
+          await tx.query(
+            table("projects").insert(A, "rollback").sql,
+            table("projects").insert(A, "rollback").params,
+          );
+          throw boom;
+        }),
+        (err) => err === boom,
+      );
+      assert.deepEqual(await t.admin("select id from projects where id = $1", [`prj_${A}_rollback`]), []);
+      await assertNoTenantLeft(pid);
+    });
+
+    test("a statement that fails midway rolls back the transaction and the connection is reused", async () => {
+      let pid = 0;
+      const projects = table("projects");
+      await assert.rejects(
+        db.withTenant(A, async (tx) => {
+          pid = (await look(tx)).pid;
+          const mine = projects.insert(A, "failed");
+          await tx.query(mine.sql, mine.params);
+          const theirs = projects.insert(B, "failed");
+          await tx.query(theirs.sql, theirs.params);
+        }),
+        isSqlError("42501", RLS_VIOLATION),
+      );
+      assert.deepEqual(await t.admin("select id from projects where id like '%_failed'"), []);
+      await assertNoTenantLeft(pid);
     });
   });
 }

@@ -28,6 +28,8 @@ export interface Driver {
   readonly kind: DriverKind;
   /** A transaction as the runtime role with the RLS context set (transaction-local). */
   runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A transaction as the login role itself, no role switch: inspecting the login role only. */
+  session<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** A transaction as the schema owner: migrations and operator maintenance only. */
   owner<T>(fn: (tx: OwnerTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
