@@ -1,0 +1,19 @@
+export { describeConfig } from "./describe.ts";
+export { type LoadConfigInput, loadConfig } from "./load.ts";
+export {
+  assertProductionSafe,
+  checkRuntimeRole,
+  type RuntimeRoleFacts,
+  type RuntimeRoleVerdict,
+} from "./production.ts";
+export {
+  API_KEY_ENVIRONMENTS,
+  type ApiKeyEnvironment,
+  type Config,
+  LOG_LEVELS,
+  type LogLevel,
+  PROFILES,
+  type Profile,
+} from "./schema.ts";
+export { CONFIG_FILE_ENV, SETTINGS, type Setting } from "./settings.ts";
+export { redactUrl } from "./urls.ts";

@@ -1,0 +1,143 @@
+/**
+ * The configuration schema. Every setting is validated here once, at start;
+ * the rest of the codebase reads the frozen `Config` it produces and never
+ * looks at the environment itself.
+ */
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { isPostgresUrl, isRedisUrl } from "./urls.ts";
+
+export const PROFILES = ["dev", "production"] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const API_KEY_ENVIRONMENTS = ["live", "test"] as const;
+export type ApiKeyEnvironment = (typeof API_KEY_ENVIRONMENTS)[number];
+
+export interface Config {
+  readonly profile: Profile;
+  /** Absolute path. */
+  readonly dataDir: string;
+  readonly api: {
+    readonly host: string;
+    /** 0 asks the OS for a free port. */
+    readonly port: number;
+    readonly trustProxy: boolean;
+  };
+  readonly database: {
+    /** Absent: embedded PGlite under `<dataDir>/pgdata` (dev profile only). */
+    readonly url?: string | undefined;
+    /** Owner connection used for migrations only. */
+    readonly ownerUrl?: string | undefined;
+    readonly poolSize: number;
+    /** Absolute path of a PEM CA bundle for the server certificate. */
+    readonly caFile?: string | undefined;
+  };
+  readonly redis: { readonly url?: string | undefined };
+  readonly masterKey?: string | undefined;
+  /** Absolute path. */
+  readonly masterKeyFile?: string | undefined;
+  readonly log: { readonly level: LogLevel };
+  /** The `<env>` in `zm_<env>_…` API keys. */
+  readonly apiKeys: { readonly environment: ApiKeyEnvironment };
+  readonly sessions: { readonly idleTimeoutSeconds: number; readonly absoluteTimeoutSeconds: number };
+  /** Authentication failures allowed per client IP within the window. */
+  readonly auth: { readonly failureLimit: number; readonly failureWindowSeconds: number };
+  readonly metrics: { readonly enabled: boolean };
+}
+
+const DAY = 86_400;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const nonEmpty = z.string().min(1, { error: "must not be empty" });
+const postgresUrl = z.string().refine(isPostgresUrl, { error: "must be a postgres:// or postgresql:// URL" });
+const redisUrl = z.string().refine(isRedisUrl, { error: "must be a redis:// or rediss:// URL with a host" });
+const host = z
+  .string()
+  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), { error: "must be an IP address or a host name" });
+
+/** Builds a schema whose output is `Config`; `cwd` anchors relative paths. */
+export function configSchema(cwd: string) {
+  return z
+    .strictObject({
+      profile: z.enum(PROFILES).default("dev"),
+      dataDir: nonEmpty.default("./.zenmesh"),
+      api: z
+        .strictObject({
+          host: host.default("127.0.0.1"),
+          port: int(0, 65_535).default(7700),
+          trustProxy: z.boolean().default(false),
+        })
+        .prefault({}),
+      database: z
+        .strictObject({
+          url: postgresUrl.optional(),
+          ownerUrl: postgresUrl.optional(),
+          poolSize: int(1, 1000).default(10),
+          caFile: nonEmpty.optional(),
+        })
+        .prefault({}),
+      redis: z.strictObject({ url: redisUrl.optional() }).prefault({}),
+      masterKey: nonEmpty.optional(),
+      masterKeyFile: nonEmpty.optional(),
+      log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info") }).prefault({}),
+      apiKeys: z.strictObject({ environment: z.enum(API_KEY_ENVIRONMENTS).optional() }).prefault({}),
+      sessions: z
+        .strictObject({
+          idleTimeoutSeconds: int(1, 365 * DAY).default(1800),
+          absoluteTimeoutSeconds: int(1, 365 * DAY).default(43_200),
+        })
+        .prefault({}),
+      auth: z
+        .strictObject({
+          failureLimit: int(1, 1_000_000).default(10),
+          failureWindowSeconds: int(1, DAY).default(60),
+        })
+        .prefault({}),
+      metrics: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+    })
+    .superRefine((c, ctx) => {
+      if (c.sessions.idleTimeoutSeconds > c.sessions.absoluteTimeoutSeconds) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["sessions", "idleTimeoutSeconds"],
+          message: "must not exceed sessions.absoluteTimeoutSeconds (ZENMESH_SESSION_ABSOLUTE_SECONDS)",
+        });
+      }
+      if (c.masterKey !== undefined && c.masterKeyFile !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["masterKey"],
+          message: "set either masterKey or masterKeyFile (ZENMESH_MASTER_KEY_FILE), not both",
+        });
+      }
+      if (c.database.url === undefined) {
+        for (const key of ["ownerUrl", "caFile"] as const) {
+          if (c.database[key] !== undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["database", key],
+              message: "only applies with database.url (ZENMESH_DATABASE_URL)",
+            });
+          }
+        }
+      }
+    })
+    .transform(
+      (c): Config => ({
+        ...c,
+        dataDir: resolve(cwd, c.dataDir),
+        database: {
+          ...c.database,
+          caFile: c.database.caFile === undefined ? undefined : resolve(cwd, c.database.caFile),
+        },
+        masterKeyFile: c.masterKeyFile === undefined ? undefined : resolve(cwd, c.masterKeyFile),
+        apiKeys: { environment: c.apiKeys.environment ?? (c.profile === "production" ? "live" : "test") },
+      }),
+    );
+}

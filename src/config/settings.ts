@@ -1,0 +1,56 @@
+/**
+ * The one table that names every setting three ways: its path in the config
+ * file, its environment variable and (for a few) its command-line flag. Error
+ * messages name settings from here so an operator can find what to fix.
+ */
+
+export type SettingKind = "string" | "integer" | "boolean";
+
+export interface Setting {
+  /** Dotted path in the config file and in `Config`. */
+  path: string;
+  env: string;
+  /** Kebab-case flag name without the leading `--`. */
+  flag?: string;
+  kind: SettingKind;
+  /** Secret values are never echoed, not even in errors. */
+  secret?: boolean;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { path: "profile", env: "ZENMESH_PROFILE", flag: "profile", kind: "string" },
+  { path: "dataDir", env: "ZENMESH_DATA_DIR", flag: "data-dir", kind: "string" },
+  { path: "api.host", env: "ZENMESH_API_HOST", flag: "api-host", kind: "string" },
+  { path: "api.port", env: "ZENMESH_API_PORT", flag: "api-port", kind: "integer" },
+  { path: "api.trustProxy", env: "ZENMESH_API_TRUST_PROXY", kind: "boolean" },
+  { path: "database.url", env: "ZENMESH_DATABASE_URL", flag: "database-url", kind: "string", secret: true },
+  { path: "database.ownerUrl", env: "ZENMESH_DATABASE_OWNER_URL", kind: "string", secret: true },
+  { path: "database.poolSize", env: "ZENMESH_DATABASE_POOL_SIZE", kind: "integer" },
+  { path: "database.caFile", env: "ZENMESH_DATABASE_CA_FILE", kind: "string" },
+  { path: "redis.url", env: "ZENMESH_REDIS_URL", kind: "string", secret: true },
+  { path: "masterKey", env: "ZENMESH_MASTER_KEY", kind: "string", secret: true },
+  { path: "masterKeyFile", env: "ZENMESH_MASTER_KEY_FILE", kind: "string" },
+  { path: "log.level", env: "ZENMESH_LOG_LEVEL", flag: "log-level", kind: "string" },
+  { path: "apiKeys.environment", env: "ZENMESH_API_KEY_ENV", kind: "string" },
+  { path: "sessions.idleTimeoutSeconds", env: "ZENMESH_SESSION_IDLE_SECONDS", kind: "integer" },
+  { path: "sessions.absoluteTimeoutSeconds", env: "ZENMESH_SESSION_ABSOLUTE_SECONDS", kind: "integer" },
+  { path: "auth.failureLimit", env: "ZENMESH_AUTH_FAILURE_LIMIT", kind: "integer" },
+  { path: "auth.failureWindowSeconds", env: "ZENMESH_AUTH_FAILURE_WINDOW_SECONDS", kind: "integer" },
+  { path: "metrics.enabled", env: "ZENMESH_METRICS_ENABLED", kind: "boolean" },
+];
+
+/** Where the config file path comes from, besides `loadConfig({ file })`. */
+export const CONFIG_FILE_ENV = "ZENMESH_CONFIG";
+export const CONFIG_FILE_FLAG = "config";
+
+const byPath = new Map(SETTINGS.map((s) => [s.path, s]));
+
+export function settingAt(path: string): Setting | undefined {
+  return byPath.get(path);
+}
+
+/** "ZENMESH_API_PORT (api.port)" for a known setting, the bare path otherwise. */
+export function settingName(path: string): string {
+  const s = byPath.get(path);
+  return s ? `${s.env} (${s.path})` : path === "" ? "(config root)" : path;
+}
