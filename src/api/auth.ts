@@ -75,7 +75,8 @@ export async function requirePrincipal(deps: AuthDeps, req: FastifyRequest): Pro
   const authz = req.headers.authorization;
   let principal: Principal | undefined;
   if (authz !== undefined) {
-    const m = /^Bearer ([^\s]{1,256})$/.exec(authz);
+    // The scheme name is case-insensitive (RFC 9110 section 11.1).
+    const m = /^Bearer ([^\s]{1,256})$/i.exec(authz);
     if (!m) {
       recordFailure(deps, req, "malformed_header");
       throw new ZenError("UNAUTHENTICATED", { message: "Authorization must be `Bearer <api key>`." });

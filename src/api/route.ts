@@ -46,10 +46,12 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
   if (!schema) return undefined as z.infer<T>;
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
-  // Paths and messages only: never echo the offending values back.
-  const issues = r.error.issues
-    .slice(0, 20)
-    .map((i) => ({ path: [where, ...i.path.map(String)].join("."), message: i.message }));
+  // Paths and messages only: never echo the offending values back. Unknown keys are caller
+  // text too (zod names them in its message), so they are reported without their names.
+  const issues = r.error.issues.slice(0, 20).map((i) => ({
+    path: [where, ...i.path.map(String)].join("."),
+    message: i.code === "unrecognized_keys" ? "has a field that is not allowed" : i.message,
+  }));
   throw new ZenError(where === "params" ? "NOT_FOUND" : "VALIDATION_FAILED", {
     ...(where === "params" ? {} : { details: { issues } }),
   });

@@ -46,6 +46,8 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     return503OnClosing: true,
     routerOptions: { maxParamLength: 128 },
   }) as unknown as FastifyInstance;
+  // The API speaks JSON only; Fastify's built-in text/plain parser would let strings reach validation.
+  app.removeContentTypeParser("text/plain");
   const metrics = createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
   const auth: AuthDeps = {
     tenancy: opts.tenancy,

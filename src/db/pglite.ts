@@ -21,7 +21,8 @@ function wrap(tx: PgliteTx): OwnerTx {
     },
     async query<T = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
       const r = await tx.query<T>(sql, params ? [...params] : undefined);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      // PGlite reports affectedRows 0 for a SELECT; pg counts the rows returned.
+      return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
     },
   };
 }

@@ -44,7 +44,9 @@ export async function startUp(config: Config, logger: Logger): Promise<RunningSy
 export async function runUp(config: Config, logger: Logger, out: (line: string) => void): Promise<void> {
   const started = Date.now();
   const system = await startUp(config, logger);
-  out(`zenmesh ${VERSION} up on Node ${process.version} (profile ${config.profile}, data dir ${config.dataDir})`);
+  out(
+    `zenmesh ${VERSION} up on Node ${process.version} (profile ${config.profile}, data dir ${config.dataDir})`,
+  );
   for (const [name, url] of Object.entries(system.endpoints)) out(`  ${name.padEnd(10)} ${url}`);
   out(`ready in ${Date.now() - started} ms; endpoints in ${endpointsPath(config.dataDir)}; Ctrl-C to stop`);
   await new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
  * driver), with a controllable clock and every log line captured, for
  * end-to-end route tests.
  */
+import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { buildApiServer } from "../../src/api/server.ts";
 import { fixedClock, newId } from "../../src/core/index.ts";
@@ -44,9 +45,22 @@ export interface TestApi {
     role: Role,
     password?: string,
   ): Promise<{ id: string; email: string; password: string }>;
+  /** A user that belongs to no tenant yet. */
+  lonelyUser(password?: string): Promise<{ id: string; email: string; password: string }>;
   /** Signs in and returns the session cookie header value. */
   login(email: string, password: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Asserts the status and the one error shape `{ error: { code, message, correlation_id } }`. */
+export function assertError(res: TestResponse, status: number, code: string, what = ""): void {
+  const label = `${what} -> ${res.status} ${res.text}`;
+  assert.equal(res.status, status, label);
+  assert.equal(typeof res.json?.error, "object", label);
+  assert.equal(res.json.error.code, code, label);
+  assert.equal(typeof res.json.error.message, "string", label);
+  assert.equal(res.json.error.correlation_id, res.headers.get("x-correlation-id"), label);
+  assert.match(res.json.error.correlation_id, /^\S{8,128}$/, label);
 }
 
 export interface RequestOptions {
@@ -141,9 +155,13 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
       );
       return { id: r.key.id, secret: r.secret };
     },
-    async user(tenantId, role, password = `pw-${newId("user")}`) {
+    async lonelyUser(password = `pw-${newId("user")}`) {
       const email = `${newId("user").toLowerCase()}@example.test`;
       const u = await createUser(tenancy, { email, password });
+      return { id: u.id, email, password };
+    },
+    async user(tenantId, role, password) {
+      const u = await api.lonelyUser(password);
       await grantMembership(tenancy, {
         tenantId,
         userId: u.id,
@@ -151,7 +169,7 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
         correlationId: newId("correlation"),
         actor: operator,
       });
-      return { id: u.id, email, password };
+      return u;
     },
     async login(email, password) {
       const r = await api.request("POST", "/v1/auth/login", { body: { email, password } });

@@ -39,7 +39,12 @@ export function apiKeyRoutes(rc: RouteContext): void {
     body: z.strictObject({
       name,
       permissions: z.array(z.enum(PROJECT_PERMISSIONS)).min(1).max(PROJECT_PERMISSIONS.length),
-      expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
+      expires_at: z.iso
+        .datetime({ offset: true })
+        // Checked here too, so a past expiry is reported like any other invalid field.
+        .refine((v) => Date.parse(v) > rc.tenancy.clock.now().getTime(), "must be in the future")
+        .nullable()
+        .optional(),
     }),
     responses: { 201: { description: "Created", schema: apiKey.extend({ secret: z.string() }) } },
     async handler(req, reply, { params, body }) {

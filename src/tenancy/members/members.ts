@@ -165,7 +165,7 @@ export async function grantMembership(
 ): Promise<void> {
   await deps.db.withTenant(input.tenantId, async (tx) => {
     const t = await tx.query("select 1 from tenants where id = $1", [input.tenantId]);
-    if (t.rowCount === 0) throw new ZenError("NOT_FOUND", { message: "no such tenant" });
+    if (t.rows.length === 0) throw new ZenError("NOT_FOUND", { message: "no such tenant" });
     await tx.query(
       `insert into memberships (tenant_id, user_id, role) values ($1, $2, $3)
        on conflict (tenant_id, user_id) do update set role = excluded.role`,

@@ -61,12 +61,10 @@ export async function login(
   Result<{ token: string; sessionId: string; userId: string; expiresAt: Date }, "invalid_credentials">
 > {
   const user = await findUserByEmail(deps, input.email);
-  if (!user) {
-    dummyHash ??= hashPassword("zenmesh-timing-equaliser");
-    await verifyPassword(input.password, await dummyHash);
-  }
-  const ok =
-    user !== undefined && !user.disabled && (await verifyPassword(input.password, user.passwordHash));
+  // Every attempt pays for one scrypt, so timing does not tell unknown or disabled accounts apart.
+  dummyHash ??= hashPassword("zenmesh-timing-equaliser");
+  const matches = await verifyPassword(input.password, user?.passwordHash ?? (await dummyHash));
+  const ok = user !== undefined && !user.disabled && matches;
   if (!ok || !user) {
     await audit(deps, meta, "auth.login", "failure", user?.id);
     return { ok: false, reason: "invalid_credentials" };

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
+import { DRIVERS, skipReason } from "../../test/support/db.ts";
+import { type AuditRecord, listAudit, SYSTEM_CHAIN, verifyAuditChain } from "../audit/index.ts";
+
+/** The same key with its last character changed: it still routes to its tenant, but the secret is wrong. */
+function tampered(key: string): string {
+  const last = key.at(-1);
+  return key.slice(0, -1) + (last === "A" ? "B" : "A");
+}
+
+for (const kind of DRIVERS) {
+  describe(`audit trail of control API actions on ${kind}`, { skip: skipReason(kind) }, () => {
+    let api: TestApi;
+    before(async () => {
+      api = await startTestApi(kind);
+    });
+    after(async () => {
+      await api?.close();
+    });
+
+    const chain = (id: string) => api.t.db.withTenant(id, (tx) => listAudit(tx, { limit: 1000 }));
+    const find = (rows: AuditRecord[], action: string, outcome: string) =>
+      rows.filter((r) => r.action === action && r.outcome === outcome);
+
+    test("a mix of actions leaves verifiable tenant and system chains with every entry", async () => {
+      const { tenantId, projectId, key } = await api.tenant();
+      const keysUrl = `/v1/projects/${projectId}/api-keys`;
+      const created = await api.request("POST", keysUrl, {
+        key,
+        body: { name: "audited", permissions: ["sources:read"] },
+      });
+      assert.equal(created.status, 201, created.text);
+      const secret: string = created.json.secret;
+      assert.equal((await api.request("GET", "/v1/me", { key: secret })).status, 200);
+      assertError(await api.request("GET", "/v1/me", { key: tampered(secret) }), 401, "UNAUTHENTICATED");
+      assertError(await api.request("GET", keysUrl, { key: secret }), 403, "FORBIDDEN");
+      assert.equal((await api.request("DELETE", `${keysUrl}/${created.json.id}`, { key })).status, 200);
+
+      const owner = await api.user(tenantId, "owner");
+      assertError(
+        await api.request("POST", "/v1/auth/login", {
+          body: { email: owner.email, password: "wrong password!!" },
+        }),
+        401,
+        "UNAUTHENTICATED",
+      );
+      const cookie = await api.login(owner.email, owner.password);
+      const newcomer = await api.lonelyUser();
+      const membersUrl = `/v1/tenants/${tenantId}/members`;
+      const add = await api.request("POST", membersUrl, {
+        cookie,
+        body: { email: newcomer.email, role: "viewer" },
+      });
+      assert.equal(add.status, 201, add.text);
+      const change = await api.request("PATCH", `${membersUrl}/${newcomer.id}`, {
+        cookie,
+        body: { role: "developer" },
+      });
+      assert.equal(change.status, 204, change.text);
+
+      const tenantCheck = await verifyAuditChain(api.t.db, tenantId);
+      assert.ok(tenantCheck.ok, JSON.stringify(tenantCheck));
+      const systemCheck = await verifyAuditChain(api.t.db, null);
+      assert.ok(systemCheck.ok, JSON.stringify(systemCheck));
+
+      const rows = await chain(tenantId);
+      const keyId = created.json.id;
+      assert.equal(find(rows, "api_key.create", "success").filter((r) => r.targetId === keyId).length, 1);
+      assert.ok(
+        find(rows, "api_key.use", "success").some((r) => r.targetId === keyId && r.actorId === keyId),
+      );
+      assert.equal(find(rows, "api_key.revoke", "success").filter((r) => r.targetId === keyId).length, 1);
+      const mismatch = find(rows, "auth.api_key", "failure").filter((r) => r.targetId === keyId);
+      assert.deepEqual(
+        mismatch.map((r) => [r.actorType, r.details.reason]),
+        [["anonymous", "mismatch"]],
+      );
+      const denied = find(rows, "authz.denied", "denied");
+      assert.equal(denied.length, 1);
+      assert.equal(denied[0]?.actorId, keyId);
+      assert.deepEqual(denied[0]?.details, {
+        permission: "api_keys:read",
+        route: "/v1/projects/:project_id/api-keys",
+        method: "GET",
+      });
+      const added = find(rows, "member.add", "success");
+      assert.deepEqual(
+        added.map((r) => [r.actorId, r.targetId, r.details.role]),
+        [[owner.id, newcomer.id, "viewer"]],
+      );
+      const changed = find(rows, "member.role_change", "success");
+      assert.deepEqual(
+        changed.map((r) => [r.targetId, r.details.from, r.details.to]),
+        [[newcomer.id, "viewer", "developer"]],
+      );
+      for (const r of rows) assert.ok(!JSON.stringify(r).includes(secret.slice(8)), r.action);
+
+      const system = await chain(SYSTEM_CHAIN);
+      assert.ok(find(system, "auth.login", "success").some((r) => r.actorId === owner.id));
+      assert.ok(find(system, "auth.login", "failure").some((r) => r.targetId === owner.id));
+      // An unknown email still leaves a trace, attributed to no one.
+      assertError(
+        await api.request("POST", "/v1/auth/login", {
+          body: { email: "ghost@example.test", password: "whatever-it-is" },
+        }),
+        401,
+        "UNAUTHENTICATED",
+      );
+      const after = await chain(SYSTEM_CHAIN);
+      const ghost = find(after, "auth.login", "failure").at(-1);
+      assert.equal(ghost?.actorType, "anonymous");
+      assert.equal(ghost?.targetId, null);
+      assert.ok(!JSON.stringify(after).includes("ghost@example.test"));
+      assert.ok((await verifyAuditChain(api.t.db, null)).ok);
+    });
+  });
+}

@@ -1,0 +1,331 @@
+/**
+ * The route security matrix: every authenticated route, every way a
+ * credential can be missing, wrong, dead, too weak or aimed at another
+ * tenant. The table must cover exactly the routes the OpenAPI document marks
+ * as secured, so a new route without a row fails this suite.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
+import { DRIVERS, skipReason } from "../../test/support/db.ts";
+import { type IdKind, newId, randomBase62 } from "../core/index.ts";
+import { PROJECT_PERMISSIONS } from "../tenancy/index.ts";
+
+type Param = "tenant_id" | "project_id" | "key_id" | "user_id";
+type Ids = Record<Param, string>;
+
+const KIND: Record<Param, IdKind> = {
+  tenant_id: "tenant",
+  project_id: "project",
+  key_id: "apiKey",
+  user_id: "user",
+};
+
+interface Tenant {
+  ids: Ids;
+  /** Every project permission. */
+  key: string;
+  ownerCookie: string;
+}
+
+interface Fixture {
+  api: TestApi;
+  a: Tenant;
+  b: Tenant;
+}
+
+interface Row {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  path: string;
+  /** The permission the route needs, or "none" for any authenticated principal. */
+  permission: string;
+  /** The credential that succeeds: a project key, a tenant member's session, or a session as such. */
+  as: "key" | "member" | "session";
+  body?(f: Fixture): Promise<unknown>;
+  /** Fresh ids the successful call consumes (a member to remove, a key to revoke). */
+  fresh?(f: Fixture): Promise<Partial<Ids>>;
+  success: number;
+}
+
+const memberToChange = async (f: Fixture) => ({
+  user_id: (await f.api.user(f.a.ids.tenant_id, "viewer")).id,
+});
+
+const ROWS: Row[] = [
+  { method: "POST", path: "/v1/auth/logout", permission: "none", as: "session", success: 204 },
+  { method: "GET", path: "/v1/me", permission: "none", as: "key", success: 200 },
+  {
+    method: "GET",
+    path: "/v1/tenants/:tenant_id/projects",
+    permission: "projects:read",
+    as: "member",
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/v1/tenants/:tenant_id/projects",
+    permission: "projects:write",
+    as: "member",
+    body: async () => ({ name: "matrix" }),
+    success: 201,
+  },
+  {
+    method: "GET",
+    path: "/v1/tenants/:tenant_id/members",
+    permission: "members:read",
+    as: "member",
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/v1/tenants/:tenant_id/members",
+    permission: "members:write",
+    as: "member",
+    body: async (f) => ({ email: (await f.api.lonelyUser()).email, role: "viewer" }),
+    success: 201,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/tenants/:tenant_id/members/:user_id",
+    permission: "members:write",
+    as: "member",
+    body: async () => ({ role: "developer" }),
+    fresh: memberToChange,
+    success: 204,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/tenants/:tenant_id/members/:user_id",
+    permission: "members:write",
+    as: "member",
+    fresh: memberToChange,
+    success: 204,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/api-keys",
+    permission: "api_keys:write",
+    as: "key",
+    body: async () => ({ name: "matrix", permissions: ["sources:read"] }),
+    success: 201,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/api-keys",
+    permission: "api_keys:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/api-keys/:key_id",
+    permission: "api_keys:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/projects/:project_id/api-keys/:key_id",
+    permission: "api_keys:write",
+    as: "key",
+    fresh: async (f) => ({
+      key_id: (await f.api.key(f.a.ids.tenant_id, f.a.ids.project_id, ["sources:read"])).id,
+    }),
+    success: 200,
+  },
+];
+
+const paramsOf = (path: string) => [...path.matchAll(/:([a-z_]+)/g)].map((m) => m[1] as Param);
+const fill = (path: string, ids: Ids) => path.replace(/:([a-z_]+)/g, (_, p: Param) => ids[p]);
+const openApiPath = (path: string) => path.replace(/:([a-z_]+)/g, "{$1}");
+
+/** Well formed (`zm_test_` + 48 base62) but never issued. */
+const unknownKey = () => `zm_test_${randomBase62(48)}`;
+
+for (const kind of DRIVERS) {
+  describe(`route security matrix on ${kind}`, { skip: skipReason(kind) }, () => {
+    let f: Fixture;
+    let revokedKey: string;
+    let expiredKey: string;
+    let viewerCookie: string;
+
+    async function tenant(name: string): Promise<Tenant> {
+      const { api } = f;
+      const t = await api.tenant(name);
+      const spare = await api.key(t.tenantId, t.projectId, ["sources:read"]);
+      const member = await api.user(t.tenantId, "viewer");
+      const owner = await api.user(t.tenantId, "owner");
+      return {
+        ids: { tenant_id: t.tenantId, project_id: t.projectId, key_id: spare.id, user_id: member.id },
+        key: t.key,
+        ownerCookie: await api.login(owner.email, owner.password),
+      };
+    }
+
+    before(async () => {
+      f = { api: await startTestApi(kind) } as Fixture;
+      f.a = await tenant("tenant a");
+      f.b = await tenant("tenant b");
+      const { api, a } = f;
+      const revoked = await api.key(a.ids.tenant_id, a.ids.project_id, [...PROJECT_PERMISSIONS]);
+      assert.equal(
+        (
+          await api.request("DELETE", `/v1/projects/${a.ids.project_id}/api-keys/${revoked.id}`, {
+            key: a.key,
+          })
+        ).status,
+        200,
+      );
+      revokedKey = revoked.secret;
+      const soon = new Date(api.clock.now().getTime() + 5_000);
+      expiredKey = (await api.key(a.ids.tenant_id, a.ids.project_id, [...PROJECT_PERMISSIONS], soon)).secret;
+      assert.equal((await api.request("GET", "/v1/me", { key: expiredKey })).status, 200);
+      api.clock.advance(6_000);
+      const viewer = await api.user(a.ids.tenant_id, "viewer");
+      viewerCookie = await api.login(viewer.email, viewer.password);
+    });
+    after(async () => {
+      await f?.api.close();
+    });
+
+    test("the table covers exactly the routes the OpenAPI document marks as secured", async () => {
+      const doc = (await f.api.request("GET", "/openapi.json")).json;
+      const secured: string[] = [];
+      const open: string[] = [];
+      for (const [path, ops] of Object.entries(
+        doc.paths as Record<string, Record<string, { security: unknown[] }>>,
+      )) {
+        for (const [method, op] of Object.entries(ops)) {
+          (op.security.length > 0 ? secured : open).push(`${method.toUpperCase()} ${path}`);
+        }
+      }
+      const rows = ROWS.map((r) => `${r.method} ${openApiPath(r.path)}`);
+      assert.equal(new Set(rows).size, rows.length, "one row per route");
+      assert.deepEqual([...rows].sort(), secured.sort());
+      assert.deepEqual(open.sort(), ["GET /healthz", "POST /v1/auth/login"]);
+    });
+
+    for (const row of ROWS) {
+      test(`${row.method} ${row.path} answers each credential as it should`, async () => {
+        const { api, a, b } = f;
+        const params = paramsOf(row.path);
+        // Denied calls change nothing, so one body serves them all and the final successful call.
+        const body = row.body ? await row.body(f) : undefined;
+        const call = (ids: Ids, opts: { key?: string; cookie?: string; headers?: Record<string, string> }) =>
+          api.request(row.method, fill(row.path, ids), { ...opts, ...(body === undefined ? {} : { body }) });
+        const denied = async (
+          status: number,
+          code: string,
+          what: string,
+          ids: Ids,
+          opts: Parameters<typeof call>[1],
+        ) => assertError(await call(ids, opts), status, code, what);
+        const wwwAuth = await call(a.ids, {});
+        assert.equal(wwwAuth.headers.get("www-authenticate"), 'Bearer realm="zenmesh"');
+
+        await denied(401, "UNAUTHENTICATED", "no credentials", a.ids, {});
+        await denied(401, "UNAUTHENTICATED", "unknown key", a.ids, { key: unknownKey() });
+        for (const authorization of [
+          "Basic dXNlcjpwYXNz",
+          "Bearer",
+          `Bearer ${a.key} extra`,
+          "Bearer zm_test_short",
+        ]) {
+          await denied(401, "UNAUTHENTICATED", `malformed ${authorization}`, a.ids, {
+            headers: { authorization },
+          });
+        }
+        await denied(401, "UNAUTHENTICATED", "unknown session", a.ids, {
+          cookie: `zm_session=${randomBase62(43)}`,
+        });
+        await denied(401, "UNAUTHENTICATED", "revoked key", a.ids, { key: revokedKey });
+        await denied(401, "UNAUTHENTICATED", "expired key", a.ids, { key: expiredKey });
+
+        if (row.permission !== "none") {
+          if (row.as === "key") {
+            const weaker = await api.key(
+              a.ids.tenant_id,
+              a.ids.project_id,
+              PROJECT_PERMISSIONS.filter((p) => p !== row.permission),
+            );
+            await denied(403, "FORBIDDEN", "key lacking the permission", a.ids, { key: weaker.secret });
+          } else {
+            // Tenant-level permissions are never held by API keys, however wide.
+            await denied(403, "FORBIDDEN", "same-tenant key on a tenant route", a.ids, { key: a.key });
+            if (row.permission.endsWith(":write")) {
+              await denied(403, "FORBIDDEN", "viewer on a tenant write", a.ids, { cookie: viewerCookie });
+            }
+          }
+        }
+
+        if (params.length > 0) {
+          // Another tenant's ids look exactly like ids that do not exist: 404, never 403.
+          await denied(404, "NOT_FOUND", "A's key on B's ids", b.ids, { key: a.key });
+          await denied(404, "NOT_FOUND", "A's owner on B's ids", b.ids, { cookie: a.ownerCookie });
+          const good = row.as === "key" ? { key: a.key } : { cookie: a.ownerCookie };
+          for (const p of params) {
+            await denied(404, "NOT_FOUND", `B's ${p} under A`, { ...a.ids, [p]: b.ids[p] }, good);
+            await denied(404, "NOT_FOUND", `nonexistent ${p}`, { ...a.ids, [p]: newId(KIND[p]) }, good);
+          }
+        }
+
+        const ids = { ...a.ids, ...(row.fresh ? await row.fresh(f) : {}) };
+        let credential: { key?: string; cookie?: string };
+        if (row.as === "key") credential = { key: a.key };
+        else if (row.as === "member") credential = { cookie: a.ownerCookie };
+        else {
+          const u = await api.user(a.ids.tenant_id, "developer");
+          credential = { cookie: await api.login(u.email, u.password) };
+        }
+        const ok = await call(ids, credential);
+        assert.equal(ok.status, row.success, ok.text);
+      });
+    }
+  });
+
+  describe(`failed-authentication rate limit on ${kind}`, { skip: skipReason(kind) }, () => {
+    let api: TestApi;
+    before(async () => {
+      api = await startTestApi(kind, { failureLimit: 5 });
+    });
+    after(async () => {
+      await api?.close();
+    });
+
+    test("after five failed authentications even a valid key is refused until the window passes", async () => {
+      const { key } = await api.tenant();
+      assert.equal((await api.request("GET", "/v1/me", { key })).status, 200);
+      for (let i = 0; i < 5; i++) {
+        assertError(await api.request("GET", "/v1/me", { key: unknownKey() }), 401, "UNAUTHENTICATED");
+      }
+      const limited = await api.request("GET", "/v1/me", { key });
+      assertError(limited, 429, "RATE_LIMITED");
+      const wait = Number(limited.headers.get("retry-after"));
+      assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= 60, `retry-after ${wait}`);
+      api.clock.advance(wait * 1000);
+      assert.equal((await api.request("GET", "/v1/me", { key })).status, 200);
+    });
+
+    test("failed logins count toward the same limit", async () => {
+      api.clock.advance(61_000);
+      const { tenantId } = await api.tenant();
+      const u = await api.user(tenantId, "owner");
+      for (let i = 0; i < 5; i++) {
+        const r = await api.request("POST", "/v1/auth/login", {
+          body: { email: u.email, password: "wrong password!" },
+        });
+        assertError(r, 401, "UNAUTHENTICATED");
+      }
+      const limited = await api.request("POST", "/v1/auth/login", {
+        body: { email: u.email, password: u.password },
+      });
+      assertError(limited, 429, "RATE_LIMITED");
+      assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+      api.clock.advance(61_000);
+      const ok = await api.request("POST", "/v1/auth/login", {
+        body: { email: u.email, password: u.password },
+      });
+      assert.equal(ok.status, 200, ok.text);
+    });
+  });
+}
