@@ -28,6 +28,17 @@ const COLUMNS: Record<string, string[]> = {
     "revoked_at timestamp with time zone",
   ],
   api_key_lookup: ["lookup text", "tenant_id text", "key_id text"],
+  join_tokens: [
+    "id text",
+    "token_hash bytea",
+    "workload text",
+    "created_by text",
+    "created_at timestamp with time zone",
+    "expires_at timestamp with time zone",
+    "used_at timestamp with time zone",
+    "used_by text",
+  ],
+  hop_nonces: ["signer text", "nonce text", "expires_at timestamp with time zone"],
   // Under the fence, but the one table that stores credentials: hash and salt only.
   api_keys: [
     "id text",

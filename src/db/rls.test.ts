@@ -91,7 +91,14 @@ const TENANT_TABLES: Record<string, TenantTable> = {
 };
 
 /** Public tables outside the fence: identity and bookkeeping, no tenant data. */
-const UNFENCED_TABLES = ["api_key_lookup", "schema_migrations", "sessions", "users"];
+const UNFENCED_TABLES = [
+  "api_key_lookup",
+  "hop_nonces",
+  "join_tokens",
+  "schema_migrations",
+  "sessions",
+  "users",
+];
 
 const TABLE_NAMES = Object.keys(TENANT_TABLES).sort();
 
