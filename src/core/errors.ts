@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   AUDIT_CHAIN_BROKEN: 500,
   DATA_DIR_LOCKED: 409,
   DATABASE_UNAVAILABLE: 503,
+  PEER_NOT_ALLOWED: 403,
+  HOP_SIGNATURE_INVALID: 401,
+  HOP_REPLAYED: 401,
+  HOP_STALE: 401,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -49,6 +53,10 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   AUDIT_CHAIN_BROKEN: "The audit chain does not verify.",
   DATA_DIR_LOCKED: "The data directory is in use by another process.",
   DATABASE_UNAVAILABLE: "The database is unavailable.",
+  PEER_NOT_ALLOWED: "The peer's workload identity is not allowed on this endpoint.",
+  HOP_SIGNATURE_INVALID: "The hop signature is missing or invalid.",
+  HOP_REPLAYED: "The hop signature was already used.",
+  HOP_STALE: "The hop signature is outside the allowed time window.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);

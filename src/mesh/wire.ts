@@ -1,0 +1,58 @@
+/**
+ * The one place where internal-transport errors become HTTP responses:
+ * `{ "error": { "code", "message", "correlation_id" } }`. Only a ZenError's
+ * stable code and public message leave the process.
+ */
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import { isZenError, newId, ZenError } from "../core/index.ts";
+
+const SAFE_CORRELATION = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** A well-formed `X-Correlation-ID` from the calling role, else a fresh one. */
+export function correlationIdOf(headers: IncomingHttpHeaders): string {
+  const given = headers["x-correlation-id"];
+  return typeof given === "string" && SAFE_CORRELATION.test(given) ? given : newId("correlation");
+}
+
+export function toZenError(err: unknown): ZenError {
+  return isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
+}
+
+export function send(
+  res: ServerResponse,
+  status: number,
+  body: Buffer | undefined,
+  headers: Record<string, string>,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader("cache-control", "no-store");
+  if (body === undefined) {
+    res.setHeader("content-length", "0");
+    res.end();
+    return;
+  }
+  res.setHeader("content-length", String(body.byteLength));
+  res.end(body);
+}
+
+export function sendError(
+  res: ServerResponse,
+  err: unknown,
+  correlationId: string,
+  opts: { close?: boolean } = {},
+): void {
+  const z = toZenError(err);
+  const headers: Record<string, string> = {
+    ...(z.headers ?? {}),
+    "content-type": "application/json; charset=utf-8",
+    "x-correlation-id": correlationId,
+  };
+  // A peer refused at the door gets no further use of the connection.
+  if (opts.close === true) headers.connection = "close";
+  const body = Buffer.from(
+    JSON.stringify({ error: { code: z.code, message: z.message, correlation_id: correlationId } }),
+  );
+  send(res, z.status, body, headers);
+}
