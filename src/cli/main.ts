@@ -4,24 +4,30 @@
  * `zenmesh up` holds the data dir, and straight to the database otherwise.
  */
 import { randomBytes } from "node:crypto";
-import { type Config, loadConfig } from "../config/index.ts";
+import { type Config, loadConfig, type RoleName } from "../config/index.ts";
 import { isZenError, ZenError } from "../core/index.ts";
 import { createLogger } from "../log/index.ts";
 import { lockDataDir, lockHolder } from "../roles/lock.ts";
-import { callOperator } from "../roles/operator-socket.ts";
+import { callOperator } from "../roles/operator-client.ts";
+import { serveProduction, serveSupervised } from "../roles/serve.ts";
 import { openServices } from "../roles/services.ts";
 import { runUp } from "../roles/up.ts";
 import { VERSION } from "../roles/version.ts";
 import { splitFlags } from "./args.ts";
-import { type OperatorRequest, runOperation } from "./operations.ts";
+import { initCa, type OperatorRequest, runOperation } from "./operations.ts";
 
 const HELP = `zenmesh ${VERSION} — zero-trust, multi-tenant webhook gateway
 
 Usage: zenmesh <command> [options]
 
 Commands:
-  up                          Start the whole system on loopback (embedded default)
-  serve backend               Run the backend role alone (control API)
+  up                          Start the whole system on loopback (embedded default): a supervisor
+                              runs backend, ingester, egress and bff as processes joined by mTLS
+  serve <role>                Run one role (backend|ingester|egress|bff), production profile
+  ca init                     Create the built-in CA (sealed with the master key) for production
+  join-token create --workload ROLE [--ttl SECONDS] [--json]
+                              A one-time token a production role joins the mesh with
+  status                      The running system's roles and their last heartbeats
   migrate                     Apply database migrations (owner connection)
   tenant create --name NAME   Create a tenant, its first project and an API key (shown once)
       [--json]
@@ -52,9 +58,21 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, "");
 }
 
+function isRoleName(v: unknown): v is RoleName {
+  return v === "backend" || v === "ingester" || v === "egress" || v === "bff";
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => resolve();
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+}
+
 /** Runs an operator action against a running system, or directly when none holds the data dir. */
 async function operate(cfg: Config, op: OperatorRequest): Promise<unknown> {
-  if (!cfg.database.url && lockHolder(cfg.dataDir) !== undefined) return callOperator(cfg.dataDir, op);
+  if (lockHolder(cfg.dataDir) !== undefined) return callOperator(cfg.dataDir, op);
   const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
   try {
     const svc = await openServices(cfg);
@@ -83,14 +101,63 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "up": {
       const cfg = config(argv.slice(1));
-      await runUp(cfg, createLogger({ level: cfg.log.level, name: "zenmesh" }), out);
+      await runUp(cfg, createLogger({ level: cfg.log.level, name: "zenmesh" }), argv.slice(1), out);
       return 0;
     }
     case "serve": {
-      if (sub !== "backend")
-        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh serve backend" });
-      const cfg = loadConfig({ argv: rest, env: { ZENMESH_PROFILE: "production", ...process.env } });
-      await runUp(cfg, createLogger({ level: cfg.log.level, name: "backend" }), out);
+      if (!isRoleName(sub)) {
+        throw new ZenError("VALIDATION_FAILED", {
+          message: "usage: zenmesh serve backend|ingester|egress|bff",
+        });
+      }
+      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { supervised: false } });
+      const supervised = flags.has("supervised");
+      const cfg = loadConfig({
+        argv: cfgArgs,
+        env: supervised ? process.env : { ZENMESH_PROFILE: "production", ...process.env },
+      });
+      const logger = createLogger({ level: cfg.log.level, name: sub });
+      const running = supervised
+        ? await serveSupervised(sub, cfg, logger)
+        : await serveProduction(sub, cfg, logger);
+      if (!supervised) {
+        out(`zenmesh ${VERSION} ${sub} on Node ${process.version}: internal ${running.internalUrl}`);
+        for (const [name, url] of Object.entries(running.publicUrls)) out(`  ${name.padEnd(10)} ${url}`);
+      }
+      await untilSignal();
+      await running.close();
+      return 0;
+    }
+    case "ca": {
+      if (sub !== "init") throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh ca init" });
+      const cfg = config(rest);
+      const ca = await initCa(cfg);
+      out(`CA for ${cfg.mesh.trustDomain} in ${cfg.mesh.caFile}; its trust bundle:`);
+      out(ca.bundlePem().trimEnd());
+      return 0;
+    }
+    case "join-token": {
+      if (sub !== "create") {
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh join-token create --workload W" });
+      }
+      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { workload: true, ttl: true, json: false } });
+      const workload = flags.get("workload");
+      if (typeof workload !== "string")
+        throw new ZenError("VALIDATION_FAILED", { message: "--workload is required" });
+      const ttl = flags.get("ttl");
+      const r = (await operate(config(cfgArgs), {
+        op: "join_token.create",
+        workload,
+        ...(typeof ttl === "string" ? { ttlSeconds: Number(ttl) } : {}),
+      })) as { token: string; expires_at: string };
+      out(
+        flags.has("json") ? JSON.stringify(r) : `join token (single use, until ${r.expires_at}):\n${r.token}`,
+      );
+      return 0;
+    }
+    case "status": {
+      const cfg = config(argv.slice(1));
+      out(JSON.stringify(await operate(cfg, { op: "status" }), null, 2));
       return 0;
     }
     case "migrate": {

@@ -4,7 +4,9 @@
  * the running backend, reached over the operator socket.
  */
 import { verifyAuditChain } from "../audit/index.ts";
-import { newId, ZenError } from "../core/index.ts";
+import type { Config } from "../config/index.ts";
+import { newId, systemClock, ZenError } from "../core/index.ts";
+import { CertificateAuthority, createJoinToken } from "../identity/index.ts";
 import type { Services } from "../roles/services.ts";
 import {
   createApiKey,
@@ -15,6 +17,7 @@ import {
   isRole,
   PROJECT_PERMISSIONS,
 } from "../tenancy/index.ts";
+import { loadMasterKeyRing } from "../zenlock/index.ts";
 
 const OPERATOR = { type: "operator", id: "cli" } as const;
 
@@ -68,19 +71,58 @@ export async function verifyAudit(svc: Services, input: { tenantId: string | nul
 export type OperatorRequest =
   | { op: "tenant.create"; name: string }
   | { op: "user.create"; email: string; password: string; tenantId?: string; role?: string }
-  | { op: "audit.verify"; tenantId: string | null };
+  | { op: "audit.verify"; tenantId: string | null }
+  | { op: "status" }
+  | { op: "join_token.create"; workload: string; ttlSeconds?: number };
 
-export async function runOperation(svc: Services, req: OperatorRequest): Promise<unknown> {
+/** What only a running system knows (its roles' heartbeats); absent when the CLI opened the data dir itself. */
+export interface OperationExtras {
+  status?: () => unknown;
+}
+
+export async function runOperation(
+  svc: Services,
+  req: OperatorRequest,
+  extras: OperationExtras = {},
+): Promise<unknown> {
   switch (req.op) {
+    case "status":
+      if (!extras.status)
+        throw new ZenError("UNAVAILABLE", { message: "zenmesh is not running on this data dir" });
+      return extras.status();
     case "tenant.create":
       return createTenantWithKey(svc, { name: req.name });
     case "user.create":
       return createUserInTenant(svc, req);
     case "audit.verify":
       return verifyAudit(svc, { tenantId: req.tenantId });
+    case "join_token.create": {
+      const t = await createJoinToken(svc.db, {
+        workload: req.workload,
+        ...(req.ttlSeconds === undefined ? {} : { ttlSeconds: req.ttlSeconds }),
+        createdBy: "operator:cli",
+        correlationId: newId("correlation"),
+        clock: systemClock,
+      });
+      return { id: t.id, token: t.token, expires_at: t.expiresAt.toISOString() };
+    }
     default: {
       const never: never = req;
       throw new ZenError("VALIDATION_FAILED", { message: `unknown operation ${JSON.stringify(never)}` });
     }
   }
+}
+
+/** Creates the built-in CA's sealed state (or loads the existing one) for the configured trust domain. */
+export async function initCa(cfg: Config): Promise<CertificateAuthority> {
+  const masterKeys = loadMasterKeyRing({
+    profile: cfg.profile,
+    dataDir: cfg.dataDir,
+    key: cfg.masterKey,
+    keyFile: cfg.masterKeyFile,
+  });
+  return CertificateAuthority.loadOrCreate(cfg.mesh.caFile, {
+    trustDomain: cfg.mesh.trustDomain,
+    masterKeys,
+  });
 }

@@ -3,6 +3,7 @@ export { type LoadConfigInput, loadConfig } from "./load.ts";
 export {
   assertProductionSafe,
   checkRuntimeRole,
+  type RoleName,
   type RuntimeRoleFacts,
   type RuntimeRoleVerdict,
 } from "./production.ts";

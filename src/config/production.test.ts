@@ -11,7 +11,29 @@ const SAFE = {
   ZENMESH_DATABASE_URL: `postgres://app:${CANARY}@db.internal/zen?sslmode=verify-full`,
   ZENMESH_DATABASE_OWNER_URL: `postgres://owner:${CANARY}@db.internal/zen?sslmode=verify-full`,
   ZENMESH_REDIS_URL: `rediss://:${CANARY}@cache.internal:6380`,
+  ZENMESH_SPIRE_SOCKET: "/run/spire/agent.sock",
 };
+
+/** What a non-backend role gets in production: identity and the backend's address, no data-store secrets. */
+const ROLE = {
+  ZENMESH_PROFILE: "production",
+  ZENMESH_BACKEND_URL: "https://backend.internal:7710",
+  ZENMESH_MESH_CERT_FILE: "/run/zenmesh/svid.pem",
+  ZENMESH_MESH_KEY_FILE: "/run/zenmesh/svid.key",
+  ZENMESH_TRUST_BUNDLE_FILE: "/run/zenmesh/bundle.pem",
+};
+
+function roleRefusal(role: "ingester" | "egress" | "bff", env: Record<string, string | undefined>): string {
+  try {
+    assertProductionSafe(loadConfig({ env: { ...ROLE, ...env } }), role);
+  } catch (err) {
+    assert.ok(isZenError(err));
+    assert.equal(err.code, "CONFIG_INSECURE");
+    assert.ok(!err.message.includes(CANARY), err.message);
+    return err.message;
+  }
+  assert.fail("expected CONFIG_INSECURE");
+}
 
 function insecure(env: Record<string, string | undefined>): string {
   const config = loadConfig({ env: { ...SAFE, ...env } });
@@ -33,6 +55,72 @@ describe("assertProductionSafe", () => {
       loadConfig({ env: { ...SAFE, ZENMESH_MASTER_KEY_FILE: undefined, ZENMESH_MASTER_KEY: CANARY } }),
     );
     assertProductionSafe(loadConfig({ env: { ...SAFE, ZENMESH_REDIS_URL: undefined } }));
+  });
+
+  test("refuses a backend without mTLS material, naming the CA file and the alternatives", () => {
+    const m = insecure({ ZENMESH_SPIRE_SOCKET: undefined, ZENMESH_CA_FILE: "/nonexistent/ca.json" });
+    assert.match(m, /ZENMESH_CA_FILE \(mesh\.caFile\).*zenmesh ca init/);
+    assert.match(m, /ZENMESH_SPIRE_SOCKET/);
+  });
+
+  test("refuses half a set of certificate files", () => {
+    const m = insecure({ ZENMESH_SPIRE_SOCKET: undefined, ZENMESH_MESH_CERT_FILE: "/run/svid.pem" });
+    assert.match(m, /ZENMESH_MESH_KEY_FILE/);
+  });
+
+  test("accepts the other roles with certificate files, SPIRE, or a join token and bundle", () => {
+    for (const role of ["ingester", "egress", "bff"] as const) {
+      assertProductionSafe(loadConfig({ env: ROLE }), role);
+      assertProductionSafe(
+        loadConfig({
+          env: {
+            ...ROLE,
+            ZENMESH_MESH_CERT_FILE: undefined,
+            ZENMESH_MESH_KEY_FILE: undefined,
+            ZENMESH_JOIN_TOKEN: CANARY,
+            ZENMESH_JOIN_URL: "https://backend.internal:7719",
+          },
+        }),
+        role,
+      );
+    }
+  });
+
+  test("refuses another role without mTLS material", () => {
+    const m = roleRefusal("ingester", {
+      ZENMESH_MESH_CERT_FILE: undefined,
+      ZENMESH_MESH_KEY_FILE: undefined,
+      ZENMESH_TRUST_BUNDLE_FILE: undefined,
+    });
+    assert.match(m, /no mTLS material for the ingester role/);
+    assert.match(m, /ZENMESH_SPIRE_SOCKET/);
+    assert.match(m, /ZENMESH_JOIN_TOKEN/);
+  });
+
+  test("refuses a join token without the bundle to check the backend with", () => {
+    const m = roleRefusal("egress", {
+      ZENMESH_MESH_CERT_FILE: undefined,
+      ZENMESH_MESH_KEY_FILE: undefined,
+      ZENMESH_TRUST_BUNDLE_FILE: undefined,
+      ZENMESH_JOIN_TOKEN: CANARY,
+      ZENMESH_JOIN_URL: "https://backend.internal:7719",
+    });
+    assert.match(m, /ZENMESH_TRUST_BUNDLE_FILE/);
+  });
+
+  test("refuses database, Redis or master-key credentials handed to a role that is not the backend", () => {
+    const m = roleRefusal("bff", {
+      ZENMESH_DATABASE_URL: SAFE.ZENMESH_DATABASE_URL,
+      ZENMESH_REDIS_URL: SAFE.ZENMESH_REDIS_URL,
+      ZENMESH_MASTER_KEY: CANARY,
+    });
+    assert.match(m, /ZENMESH_DATABASE_URL.*must not hold/);
+    assert.match(m, /ZENMESH_REDIS_URL.*must not hold/);
+    assert.match(m, /ZENMESH_MASTER_KEY \(masterKey\).*must not hold/);
+  });
+
+  test("refuses another role without the backend URL", () => {
+    assert.match(roleRefusal("egress", { ZENMESH_BACKEND_URL: undefined }), /ZENMESH_BACKEND_URL/);
   });
 
   test("does nothing in the dev profile", () => {

@@ -4,14 +4,72 @@
  * Redis over TLS, and a database login role that Row Level Security actually
  * binds. Every problem is reported at once, each naming its setting.
  */
+import { existsSync } from "node:fs";
 import { ZenError } from "../core/index.ts";
 import type { Config, Profile } from "./schema.ts";
 import { settingName } from "./settings.ts";
 import { isTlsRedisUrl, postgresTlsProblem } from "./urls.ts";
 
-export function assertProductionSafe(config: Config): void {
+/** The process roles; only the backend holds database, Redis and master-key credentials. */
+export type RoleName = "backend" | "ingester" | "egress" | "bff";
+
+/** Identity material for a role in production: one complete source is required. */
+function identityProblems(config: Config, role: RoleName): string[] {
+  const m = config.mesh;
+  const files = [m.certFile, m.keyFile, m.bundleFile].filter((f) => f !== undefined).length;
+  if (m.spireSocket !== undefined) return [];
+  if (files === 3) return [];
+  if (files > 0 && m.joinToken === undefined) {
+    return [
+      `${settingName("mesh.certFile")}, ${settingName("mesh.keyFile")} and ${settingName("mesh.bundleFile")}: give all three, or none`,
+    ];
+  }
+  if (role === "backend") {
+    // The backend signs identities with the built-in CA; its sealed state must already exist.
+    return existsSync(m.caFile)
+      ? []
+      : [
+          `${settingName("mesh.caFile")}: no mTLS material — the built-in CA state ${m.caFile} does not exist (run \`zenmesh ca init\`), and neither ${settingName("mesh.spireSocket")} nor certificate files are set`,
+        ];
+  }
+  if (m.joinToken !== undefined) {
+    const p: string[] = [];
+    if (m.bundleFile === undefined)
+      p.push(
+        `${settingName("mesh.bundleFile")}: a join token needs the trust bundle to check the backend with`,
+      );
+    if (m.joinUrl === undefined)
+      p.push(`${settingName("mesh.joinUrl")}: a join token needs the backend's join URL`);
+    return p;
+  }
+  return [
+    `no mTLS material for the ${role} role: set ${settingName("mesh.spireSocket")}, or ${settingName("mesh.certFile")} + ${settingName("mesh.keyFile")} + ${settingName("mesh.bundleFile")}, or ${settingName("mesh.joinToken")} + ${settingName("mesh.joinUrl")} + ${settingName("mesh.bundleFile")}`,
+  ];
+}
+
+export function assertProductionSafe(config: Config, role: RoleName = "backend"): void {
   if (config.profile !== "production") return;
-  const problems: string[] = [];
+  const problems: string[] = [...identityProblems(config, role)];
+  if (role !== "backend") {
+    // Only the backend holds data-store credentials; a role that is handed them refuses.
+    for (const [path, set] of [
+      ["database.url", config.database.url],
+      ["database.ownerUrl", config.database.ownerUrl],
+      ["redis.url", config.redis.url],
+      ["masterKey", config.masterKey],
+      ["masterKeyFile", config.masterKeyFile],
+    ] as const) {
+      if (set !== undefined)
+        problems.push(`${settingName(path)}: the ${role} role must not hold this credential`);
+    }
+    if (config.mesh.backendUrl === undefined) {
+      problems.push(
+        `${settingName("mesh.backendUrl")}: the ${role} role needs the backend's internal https:// URL`,
+      );
+    }
+    if (problems.length > 0) refuse(problems);
+    return;
+  }
   if (config.masterKey === undefined && config.masterKeyFile === undefined) {
     problems.push(
       "ZENMESH_MASTER_KEY (masterKey) or ZENMESH_MASTER_KEY_FILE (masterKeyFile): a master key is required; the generated dev key is not used in production",
@@ -32,12 +90,14 @@ export function assertProductionSafe(config: Config): void {
   if (config.redis.url !== undefined && !isTlsRedisUrl(config.redis.url)) {
     problems.push(`${settingName("redis.url")}: must use TLS (a rediss:// URL)`);
   }
-  if (problems.length > 0) {
-    throw new ZenError("CONFIG_INSECURE", {
-      message: `Refusing to start: the production profile forbids this configuration:\n  - ${problems.join("\n  - ")}`,
-      details: { problems },
-    });
-  }
+  if (problems.length > 0) refuse(problems);
+}
+
+function refuse(problems: string[]): never {
+  throw new ZenError("CONFIG_INSECURE", {
+    message: `Refusing to start: the production profile forbids this configuration:\n  - ${problems.join("\n  - ")}`,
+    details: { problems },
+  });
 }
 
 /** Facts about the database login role, as `OpenedDatabase.inspectRuntimeRole()` reports them. */

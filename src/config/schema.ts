@@ -4,7 +4,7 @@
  * looks at the environment itself.
  */
 import { isIP } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { isPostgresUrl, isRedisUrl } from "./urls.ts";
 
@@ -47,6 +47,32 @@ export interface Config {
   /** Authentication failures allowed per client IP within the window. */
   readonly auth: { readonly failureLimit: number; readonly failureWindowSeconds: number };
   readonly metrics: { readonly enabled: boolean };
+  readonly mesh: {
+    /** SPIFFE trust domain: workload ids are `spiffe://<trustDomain>/<role>`. */
+    readonly trustDomain: string;
+    /** Address the internal (mTLS) listeners bind. */
+    readonly host: string;
+    readonly backendPort: number;
+    readonly egressPort: number;
+    readonly ingesterPort: number;
+    readonly bffPort: number;
+    /** Production bootstrap listener of the backend (server-authenticated TLS; join tokens). */
+    readonly joinPort: number;
+    readonly svidTtlSeconds: number;
+    /** The built-in CA's sealed state (backend); default `<dataDir>/ca/ca.json`. */
+    readonly caFile: string;
+    /** The backend's internal API, for the other roles in production. */
+    readonly backendUrl?: string | undefined;
+    readonly joinUrl?: string | undefined;
+    readonly joinToken?: string | undefined;
+    readonly bundleFile?: string | undefined;
+    readonly certFile?: string | undefined;
+    readonly keyFile?: string | undefined;
+    readonly spireSocket?: string | undefined;
+    /** X-Zen-Signature on ingester → backend (always required on agent → backend). */
+    readonly hopSigning: boolean;
+    readonly hopToleranceSeconds: number;
+  };
 }
 
 const DAY = 86_400;
@@ -57,6 +83,16 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const nonEmpty = z.string().min(1, { error: "must not be empty" });
 const postgresUrl = z.string().refine(isPostgresUrl, { error: "must be a postgres:// or postgresql:// URL" });
 const redisUrl = z.string().refine(isRedisUrl, { error: "must be a redis:// or rediss:// URL with a host" });
+const httpsUrl = z.string().refine(
+  (u) => {
+    try {
+      return new URL(u).protocol === "https:";
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be an https:// URL" },
+);
 const host = z
   .string()
   .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), { error: "must be an IP address or a host name" });
@@ -100,6 +136,33 @@ export function configSchema(cwd: string) {
         })
         .prefault({}),
       metrics: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      mesh: z
+        .strictObject({
+          trustDomain: z
+            .string()
+            .regex(/^[a-z0-9._-]{1,255}$/, {
+              error: "must be a SPIFFE trust domain (lowercase a-z 0-9 . _ -)",
+            })
+            .default("zenmesh.local"),
+          host: host.default("127.0.0.1"),
+          backendPort: int(0, 65_535).default(7710),
+          egressPort: int(0, 65_535).default(7711),
+          ingesterPort: int(0, 65_535).default(7712),
+          bffPort: int(0, 65_535).default(7713),
+          joinPort: int(0, 65_535).default(7719),
+          svidTtlSeconds: int(2, 30 * DAY).default(3600),
+          caFile: nonEmpty.optional(),
+          backendUrl: httpsUrl.optional(),
+          joinUrl: httpsUrl.optional(),
+          joinToken: nonEmpty.optional(),
+          bundleFile: nonEmpty.optional(),
+          certFile: nonEmpty.optional(),
+          keyFile: nonEmpty.optional(),
+          spireSocket: nonEmpty.optional(),
+          hopSigning: z.boolean().default(true),
+          hopToleranceSeconds: int(5, 3600).default(300),
+        })
+        .prefault({}),
     })
     .superRefine((c, ctx) => {
       if (c.sessions.idleTimeoutSeconds > c.sessions.absoluteTimeoutSeconds) {
@@ -138,6 +201,14 @@ export function configSchema(cwd: string) {
         },
         masterKeyFile: c.masterKeyFile === undefined ? undefined : resolve(cwd, c.masterKeyFile),
         apiKeys: { environment: c.apiKeys.environment ?? (c.profile === "production" ? "live" : "test") },
+        mesh: {
+          ...c.mesh,
+          caFile: resolve(cwd, c.mesh.caFile ?? join(resolve(cwd, c.dataDir), "ca", "ca.json")),
+          bundleFile: c.mesh.bundleFile === undefined ? undefined : resolve(cwd, c.mesh.bundleFile),
+          certFile: c.mesh.certFile === undefined ? undefined : resolve(cwd, c.mesh.certFile),
+          keyFile: c.mesh.keyFile === undefined ? undefined : resolve(cwd, c.mesh.keyFile),
+          spireSocket: c.mesh.spireSocket === undefined ? undefined : resolve(cwd, c.mesh.spireSocket),
+        },
       }),
     );
 }

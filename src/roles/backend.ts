@@ -1,23 +1,38 @@
 /**
- * The backend role: the only process holding database credentials. It serves
- * the control API and, for an embedded data dir, the operator socket.
+ * The backend role: the only process holding database, Redis and master-key
+ * credentials. It serves the public control API and the internal (mTLS)
+ * API the other roles and the operator use.
  */
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buildApiServer } from "../api/server.ts";
 import type { Config } from "../config/index.ts";
+import type { CertificateAuthority } from "../identity/index.ts";
+import type { IdentitySource } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
-import { startOperatorSocket } from "./operator-socket.ts";
+import { type BackendMesh, startBackendMesh } from "./backend-mesh.ts";
+import { type JoinServer, startJoinServer } from "./join.ts";
 import { openServices, type Services } from "./services.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningBackend {
   services: Services;
+  mesh: BackendMesh;
   apiUrl: string;
+  internalUrl: string;
+  publicUrls: Record<string, string>;
   close(): Promise<void>;
 }
 
-export async function startBackend(config: Config, logger: Logger): Promise<RunningBackend> {
+export async function startBackend(
+  config: Config,
+  logger: Logger,
+  opts: {
+    identity: IdentitySource;
+    apiPort: number;
+    internalPort: number;
+    ca?: CertificateAuthority | undefined;
+  },
+): Promise<RunningBackend> {
   const services = await openServices(config);
   const api = buildApiServer({
     tenancy: services.tenancy,
@@ -28,23 +43,48 @@ export async function startBackend(config: Config, logger: Logger): Promise<Runn
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     defaultMetrics: config.metrics.enabled,
   });
-  let operator: Server | undefined;
+  let mesh: BackendMesh | undefined;
+  let join: JoinServer | undefined;
   try {
-    await api.listen({ host: config.api.host, port: config.api.port });
-    operator = await startOperatorSocket(services, logger);
+    mesh = await startBackendMesh(services, config, logger, opts.identity, {
+      port: opts.internalPort,
+      redis: services.redis,
+      ca: opts.ca,
+    });
+    if (opts.ca) {
+      join = await startJoinServer({
+        svc: services,
+        ca: opts.ca,
+        identity: opts.identity,
+        logger,
+        host: config.mesh.host,
+        port: config.mesh.joinPort,
+        svidTtlSeconds: config.mesh.svidTtlSeconds,
+      });
+    }
+    await api.listen({ host: config.api.host, port: opts.apiPort });
   } catch (err) {
+    await join?.close().catch(() => {});
+    await mesh?.close().catch(() => {});
     await api.close().catch(() => {});
     await services.close();
     throw err;
   }
   const addr = api.server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const running = mesh;
+  const joinServer = join;
+  const apiUrl = `http://${host}:${addr.port}`;
   return {
     services,
-    apiUrl: `http://${host}:${addr.port}`,
+    mesh: running,
+    apiUrl,
+    internalUrl: running.server.url,
+    publicUrls: joinServer ? { api: apiUrl, join: joinServer.url } : { api: apiUrl },
     async close() {
-      await new Promise<void>((resolve) => (operator ? operator.close(() => resolve()) : resolve()));
+      await joinServer?.close();
       await api.close();
+      await running.close();
       await services.close();
     },
   };

@@ -6,17 +6,21 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { assertProductionSafe, type Config, checkRuntimeRole } from "../config/index.ts";
 import { systemClock, ZenError } from "../core/index.ts";
 import { type OpenedDatabase, openDatabase } from "../db/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
-import { loadMasterKeyRing, ZenLock } from "../zenlock/index.ts";
+import { loadMasterKeyRing, type MasterKeyRing, ZenLock } from "../zenlock/index.ts";
 
 export interface Services {
   config: Config;
+  masterKeys: MasterKeyRing;
   db: OpenedDatabase;
   zenlock: ZenLock;
   tenancy: TenancyDeps;
+  /** Present when ZENMESH_REDIS_URL is set (rediss:// in production). */
+  redis?: Redis | undefined;
   close(): Promise<void>;
 }
 
@@ -67,5 +71,35 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     apiKeyEnvironment: config.apiKeys.environment,
     sessions: config.sessions,
   };
-  return { config, db, zenlock, tenancy, close: () => db.close() };
+  let redis: Redis | undefined;
+  if (config.redis.url) {
+    redis = new Redis(config.redis.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      // Fail fast rather than queue: a signed hop must not wait for Redis to come back.
+      enableOfflineQueue: false,
+      connectTimeout: 5_000,
+    });
+    // Connection errors surface per command (and fail hops closed); the event must not crash the process.
+    redis.on("error", () => {});
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      await db.close();
+      throw new ZenError("UNAVAILABLE", { message: "Redis is unreachable (ZENMESH_REDIS_URL)", cause: err });
+    }
+  }
+  return {
+    config,
+    masterKeys,
+    db,
+    zenlock,
+    tenancy,
+    redis,
+    async close() {
+      redis?.disconnect();
+      await db.close();
+    },
+  };
 }

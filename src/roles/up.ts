@@ -1,54 +1,184 @@
 /**
- * `zenmesh up`: the embedded default. Starts every role this build has on
- * loopback against the data dir, prints each public listener's URL and
- * writes them to `<data-dir>/endpoints.json` for scripts and tests.
+ * `zenmesh up`: the embedded default. A supervisor (supervisor.ts) starts
+ * every role as its own process on loopback, prints each public listener's
+ * URL and writes them to `<data-dir>/endpoints.json` for scripts and tests;
+ * the internal (mTLS) URLs go to `<data-dir>/run/mesh.json`, and the
+ * operator's credentials to `<data-dir>/operator/` (0600), for the CLI.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../config/index.ts";
+import type { Config, RoleName } from "../config/index.ts";
+import { CertificateAuthority } from "../identity/index.ts";
+import type { Svid } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
-import { startBackend } from "./backend.ts";
+import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT } from "../mesh/index.ts";
+import { loadMasterKeyRing } from "../zenlock/index.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
+import { type SupervisedChild, superviseChild } from "./supervisor.ts";
 import { VERSION } from "./version.ts";
+
+export const WORKER_ROLES = ["ingester", "egress", "bff"] as const satisfies readonly RoleName[];
+/** The operator's SVID outlives a role's: the CLI reads it from disk between renewals. */
+const OPERATOR_TTL_SECONDS = 12 * 3600;
 
 export function endpointsPath(dataDir: string): string {
   return join(dataDir, "endpoints.json");
 }
 
+export function meshPath(dataDir: string): string {
+  return join(dataDir, "run", "mesh.json");
+}
+
+export function operatorDir(dataDir: string): string {
+  return join(dataDir, "operator");
+}
+
 export interface RunningSystem {
   endpoints: Record<string, string>;
+  internal: Partial<Record<RoleName, string>>;
+  children: Record<RoleName, SupervisedChild>;
   stop(): Promise<void>;
 }
 
-export async function startUp(config: Config, logger: Logger): Promise<RunningSystem> {
-  const lock: DataDirLock | undefined = config.database.url ? undefined : lockDataDir(config.dataDir);
+function writePrivate(path: string, text: string): void {
+  // Written whole under a temporary name, then renamed: a reader never sees half a key.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+export function writeOperatorCredentials(dataDir: string, svid: Svid): void {
+  const dir = operatorDir(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  writePrivate(join(dir, "svid.pem"), svid.certChainPem);
+  writePrivate(join(dir, "key.pem"), svid.keyPem);
+  writePrivate(join(dir, "bundle.pem"), svid.bundlePem);
+}
+
+function hopFor(master: Buffer, role: RoleName) {
+  return {
+    keyId: `${SYSTEM_HOP_TENANT}/${role}`,
+    key: deriveHopKey(master, SYSTEM_HOP_TENANT, role).toString("base64"),
+  };
+}
+
+export async function startUp(
+  config: Config,
+  logger: Logger,
+  opts: { args: string[]; out?: (line: string) => void },
+): Promise<RunningSystem> {
+  const out = opts.out ?? (() => {});
+  const lock: DataDirLock = lockDataDir(config.dataDir);
+  const started: SupervisedChild[] = [];
+  let operatorTimer: NodeJS.Timeout | undefined;
   try {
-    const backend = await startBackend(config, logger);
-    const endpoints = { api: backend.apiUrl };
+    const masterKeys = loadMasterKeyRing({
+      profile: config.profile,
+      dataDir: config.dataDir,
+      key: config.masterKey,
+      keyFile: config.masterKeyFile,
+    });
+    const ca = await CertificateAuthority.loadOrCreate(config.mesh.caFile, {
+      trustDomain: config.mesh.trustDomain,
+      masterKeys,
+    });
+    const hopMaster = deriveMasterHopKey(masterKeys);
+    const deps = { config, ca, logger, out };
+
+    const backend = superviseChild(deps, {
+      role: "backend",
+      args: opts.args,
+      ports: { internal: config.mesh.backendPort, api: config.api.port },
+      peers: () => ({}),
+      hop: hopFor(hopMaster, "backend"),
+    });
+    started.push(backend);
+    const backendReady = await backend.firstReady;
+    const backendUrl = () => backend.ready?.internal ?? backendReady.internal;
+
+    const portOf: Record<(typeof WORKER_ROLES)[number], number> = {
+      ingester: config.mesh.ingesterPort,
+      egress: config.mesh.egressPort,
+      bff: config.mesh.bffPort,
+    };
+    const workers = WORKER_ROLES.map((role) => {
+      const c = superviseChild(deps, {
+        role,
+        args: opts.args,
+        ports: { internal: portOf[role] },
+        peers: () => ({ backend: backendUrl() }),
+        hop: hopFor(hopMaster, role),
+      });
+      started.push(c);
+      return c;
+    });
+    const workerReady = await Promise.all(workers.map((w) => w.firstReady));
+
+    const endpoints = { ...backendReady.public };
+    for (const r of workerReady) Object.assign(endpoints, r.public);
+    const internal: Partial<Record<RoleName, string>> = { backend: backendReady.internal };
+    for (const r of workerReady) internal[r.role] = r.internal;
     writeFileSync(endpointsPath(config.dataDir), `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o644 });
+    mkdirSync(join(config.dataDir, "run"), { recursive: true, mode: 0o700 });
+    writePrivate(
+      meshPath(config.dataDir),
+      `${JSON.stringify({ trustDomain: config.mesh.trustDomain, internal }, null, 2)}\n`,
+    );
+
+    const renewOperator = async () => {
+      const svid = await ca.issueSvid({ path: "operator", ttlSeconds: OPERATOR_TTL_SECONDS });
+      writeOperatorCredentials(config.dataDir, svid);
+      operatorTimer = setTimeout(
+        () => {
+          renewOperator().catch((err: unknown) =>
+            logger.error({ err }, "could not renew the operator credentials"),
+          );
+        },
+        (OPERATOR_TTL_SECONDS * 1000) / 2,
+      );
+      operatorTimer.unref();
+    };
+    await renewOperator();
+
+    const children = Object.fromEntries(started.map((c) => [c.role, c])) as Record<RoleName, SupervisedChild>;
     return {
       endpoints,
+      internal,
+      children,
       async stop() {
+        clearTimeout(operatorTimer);
+        // Workers first: they talk to the backend until they are gone.
+        await Promise.all(workers.map((w) => w.stop()));
+        await backend.stop();
         rmSync(endpointsPath(config.dataDir), { force: true });
-        await backend.close();
-        lock?.release();
+        rmSync(meshPath(config.dataDir), { force: true });
+        lock.release();
       },
     };
   } catch (err) {
-    lock?.release();
+    clearTimeout(operatorTimer);
+    await Promise.all(started.map((c) => c.stop()));
+    lock.release();
     throw err;
   }
 }
 
 /** Runs until SIGINT/SIGTERM; a second signal exits at once. */
-export async function runUp(config: Config, logger: Logger, out: (line: string) => void): Promise<void> {
-  const started = Date.now();
-  const system = await startUp(config, logger);
+export async function runUp(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  out: (line: string) => void,
+): Promise<void> {
+  const t0 = Date.now();
   out(
     `zenmesh ${VERSION} up on Node ${process.version} (profile ${config.profile}, data dir ${config.dataDir})`,
   );
+  const system = await startUp(config, logger, { args, out });
   for (const [name, url] of Object.entries(system.endpoints)) out(`  ${name.padEnd(10)} ${url}`);
-  out(`ready in ${Date.now() - started} ms; endpoints in ${endpointsPath(config.dataDir)}; Ctrl-C to stop`);
+  out(`ready in ${Date.now() - t0} ms; endpoints in ${endpointsPath(config.dataDir)}; Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

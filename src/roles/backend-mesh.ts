@@ -1,0 +1,202 @@
+/**
+ * The backend's internal (mTLS) API: what the other roles and the operator
+ * may ask of it. Every route names the workloads it admits; hops from the
+ * roles are signed (X-Zen-Signature) and the signing key must belong to the
+ * same workload as the client certificate. Refused hops are audited in the
+ * system chain.
+ */
+import type { Redis } from "ioredis";
+import { appendAuditIn } from "../audit/index.ts";
+import { type OperatorRequest, runOperation } from "../cli/operations.ts";
+import type { Config, RoleName } from "../config/index.ts";
+import { isZenError, ZenError } from "../core/index.ts";
+import { type CertificateAuthority, parseSpiffeId } from "../identity/index.ts";
+import type { IdentitySource } from "../identity/types.ts";
+import type { Logger } from "../log/index.ts";
+import {
+  createDbNonceStore,
+  createHopVerifier,
+  createInternalServer,
+  createRedisNonceStore,
+  deriveHopKey,
+  deriveMasterHopKey,
+  type InternalRequest,
+  type InternalRoute,
+  type InternalServer,
+  SYSTEM_HOP_TENANT,
+} from "../mesh/index.ts";
+import type { Services } from "./services.ts";
+
+export interface Heartbeat {
+  role: string;
+  pid: number;
+  version: string;
+  startedAt: string;
+  receivedAt: string;
+}
+
+export interface BackendMesh {
+  server: InternalServer;
+  heartbeats: Map<string, Heartbeat>;
+  close(): Promise<void>;
+}
+
+const ROLE_PEERS: RoleName[] = ["ingester", "egress", "bff"];
+
+function json<T>(req: InternalRequest): T {
+  try {
+    return JSON.parse(req.body.toString("utf8")) as T;
+  } catch (err) {
+    throw new ZenError("MALFORMED_REQUEST", { cause: err });
+  }
+}
+
+/** The workload path of a peer (`spiffe://td/ingester` → `ingester`). */
+function peerPath(spiffeId: string): string {
+  const p = parseSpiffeId(spiffeId);
+  return p.ok ? p.value.path.replace(/^\//, "") : "";
+}
+
+/** Renewal over mTLS: a workload proves its current identity and gets a new SVID for that identity only. */
+function renewRoute(ca: CertificateAuthority, allow: string[], ttlSeconds: number): InternalRoute {
+  return {
+    method: "POST",
+    path: "/internal/svid",
+    allow,
+    signed: "none",
+    async handler(req) {
+      const body = json<{ csr?: unknown }>(req);
+      if (typeof body.csr !== "string")
+        throw new ZenError("VALIDATION_FAILED", { message: "csr is required" });
+      const signed = await ca.signCsr({ csrPem: body.csr, path: peerPath(req.peer.spiffeId), ttlSeconds });
+      return { status: 200, body: { cert_chain_pem: signed.certChainPem, bundle_pem: ca.bundlePem() } };
+    },
+  };
+}
+
+export async function startBackendMesh(
+  svc: Services,
+  config: Config,
+  logger: Logger,
+  identity: IdentitySource,
+  opts: { port: number; redis?: Redis | undefined; ca?: CertificateAuthority | undefined },
+): Promise<BackendMesh> {
+  const td = config.mesh.trustDomain;
+  const id = (path: string) => `spiffe://${td}/${path}`;
+  const hopMaster = deriveMasterHopKey(svc.masterKeys);
+  const keys = new Map<string, Buffer>();
+  for (const role of ROLE_PEERS) {
+    keys.set(`${SYSTEM_HOP_TENANT}/${role}`, deriveHopKey(hopMaster, SYSTEM_HOP_TENANT, role));
+  }
+  const nonces = opts.redis ? createRedisNonceStore(opts.redis, "zenmesh:hop:") : createDbNonceStore(svc.db);
+  const hopVerifier = createHopVerifier({
+    keys: (keyId) => keys.get(keyId),
+    nonces,
+    toleranceSeconds: config.mesh.hopToleranceSeconds,
+  });
+  const heartbeats = new Map<string, Heartbeat>();
+  const signed = config.mesh.hopSigning ? "required" : "optional";
+
+  /** A signature made with another workload's key is refused even if it verifies. */
+  function assertOwnKey(req: InternalRequest): void {
+    if (req.hopKeyId === undefined) return;
+    if (req.hopKeyId !== `${SYSTEM_HOP_TENANT}/${peerPath(req.peer.spiffeId)}`) {
+      throw new ZenError("FORBIDDEN", { message: "The hop key does not belong to the calling workload." });
+    }
+  }
+
+  const server = await createInternalServer({
+    identity,
+    trustDomain: td,
+    logger,
+    host: config.mesh.host,
+    port: opts.port,
+    hopVerifier,
+    async audit(entry) {
+      await appendAuditIn(svc.db, {
+        tenantId: null,
+        actor: { type: "workload", spiffeId: entry.peer },
+        action: "hop.rejected",
+        outcome: "denied",
+        correlationId: entry.correlationId,
+        details: { reason: entry.reason, method: entry.method, path: entry.path },
+      });
+    },
+    routes: [
+      {
+        method: "GET",
+        path: "/internal/health",
+        allow: [...ROLE_PEERS.map(id), id("operator")],
+        signed: "none",
+        async handler() {
+          await svc.db.ping();
+          return { status: 200, body: { status: "ok" } };
+        },
+      },
+      {
+        method: "POST",
+        path: "/internal/heartbeat",
+        allow: ROLE_PEERS.map(id),
+        signed,
+        async handler(req) {
+          assertOwnKey(req);
+          const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown }>(req);
+          const role = peerPath(req.peer.spiffeId);
+          heartbeats.set(role, {
+            role,
+            pid: typeof body.pid === "number" ? body.pid : 0,
+            version: typeof body.version === "string" ? body.version.slice(0, 32) : "",
+            startedAt: typeof body.started_at === "string" ? body.started_at.slice(0, 40) : "",
+            receivedAt: new Date().toISOString(),
+          });
+          return { status: 204 };
+        },
+      },
+      {
+        method: "GET",
+        path: "/internal/hop-key",
+        allow: ROLE_PEERS.map(id),
+        signed: "none",
+        async handler(req) {
+          // Each workload receives only its own key, derived for its own SPIFFE path.
+          const keyId = `${SYSTEM_HOP_TENANT}/${peerPath(req.peer.spiffeId)}`;
+          const key = keys.get(keyId);
+          if (!key)
+            return {
+              status: 404,
+              body: {
+                error: { code: "NOT_FOUND", message: "Not found.", correlation_id: req.correlationId },
+              },
+            };
+          return { status: 200, body: { key_id: keyId, key: key.toString("base64") } };
+        },
+      },
+      ...(opts.ca ? [renewRoute(opts.ca, ROLE_PEERS.map(id), config.mesh.svidTtlSeconds)] : []),
+      {
+        method: "POST",
+        path: "/internal/operator",
+        allow: [id("operator")],
+        signed: "none",
+        async handler(req) {
+          const op = json<OperatorRequest>(req);
+          try {
+            const status = () => ({ roles: [...heartbeats.values()] });
+            return { status: 200, body: await runOperation(svc, op, { status }) };
+          } catch (err) {
+            const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
+            if (z.status >= 500) logger.error({ code: z.code, err }, "operator request failed");
+            return {
+              status: z.status,
+              body: { error: { code: z.code, message: z.message, correlation_id: req.correlationId } },
+            };
+          }
+        },
+      },
+    ],
+  });
+  return {
+    server,
+    heartbeats,
+    close: () => server.close(),
+  };
+}

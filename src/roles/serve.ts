@@ -1,0 +1,253 @@
+/**
+ * One role as one process: `zenmesh serve <role>`. Under the `up` supervisor
+ * (`--supervised`) the identity, hop key and peers arrive over IPC; in
+ * production they come from SPIRE, certificate files, a join token, or (for
+ * the backend) the built-in CA.
+ */
+import { readFileSync } from "node:fs";
+import type { Config, RoleName } from "../config/index.ts";
+import { assertProductionSafe } from "../config/index.ts";
+import { ZenError } from "../core/index.ts";
+
+import {
+  CertificateAuthority,
+  createKeyAndCsr,
+  createRenewingIdentity,
+  createSpireIdentitySource,
+} from "../identity/index.ts";
+
+import type { IdentitySource } from "../identity/types.ts";
+import type { Logger } from "../log/index.ts";
+import { createInternalClient } from "../mesh/index.ts";
+import { loadMasterKeyRing } from "../zenlock/index.ts";
+import { startBackend } from "./backend.ts";
+import { createFileIdentity } from "./file-identity.ts";
+import { joinWithToken, svidFromChain } from "./join.ts";
+import { createPushedIdentity } from "./pushed-identity.ts";
+import { type BootMessage, fromWire, type ReadyMessage, type ToChild } from "./wire.ts";
+import { startWorker } from "./worker.ts";
+
+export interface RunningRole {
+  internalUrl: string;
+  publicUrls: Record<string, string>;
+  close(): Promise<void>;
+}
+
+function waitForBoot(): Promise<BootMessage> {
+  return new Promise((resolve, reject) => {
+    if (!process.send) {
+      reject(
+        new ZenError("CONFIG_INVALID", { message: "--supervised is for processes started by `zenmesh up`" }),
+      );
+      return;
+    }
+    const timer = setTimeout(
+      () => reject(new ZenError("UNAVAILABLE", { message: "no boot message" })),
+      30_000,
+    );
+    process.once("message", (m) => {
+      clearTimeout(timer);
+      const msg = m as ToChild;
+      if (msg?.type === "boot") resolve(msg);
+      else reject(new ZenError("INTERNAL", { message: "unexpected first message from the supervisor" }));
+    });
+  });
+}
+
+/** Under `zenmesh up`: identity and keys from the supervisor, renewed over IPC. */
+export async function serveSupervised(role: RoleName, config: Config, logger: Logger): Promise<RunningRole> {
+  const boot = await waitForBoot();
+  if (boot.role !== role) throw new ZenError("INTERNAL", { message: "the supervisor booted another role" });
+  const identity = createPushedIdentity(fromWire(boot.identity));
+  process.on("message", (m) => {
+    const msg = m as ToChild;
+    if (msg?.type === "identity") identity.push(fromWire(msg.identity));
+  });
+  // The supervisor is gone: a role never outlives it.
+  process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));
+  const running = await startRole(role, config, logger, {
+    identity,
+    hop: { keyId: boot.hop.keyId, key: Buffer.from(boot.hop.key, "base64") },
+    backendUrl: boot.peers.backend,
+    internalPort: boot.ports.internal,
+    apiPort: boot.ports.api ?? config.api.port,
+  });
+  const ready: ReadyMessage = {
+    type: "ready",
+    role,
+    internal: running.internalUrl,
+    public: running.publicUrls,
+  };
+  process.send?.(ready);
+  return running;
+}
+
+interface RoleWiring {
+  identity: IdentitySource;
+  /** The built-in CA, when this backend issues identities itself (production). */
+  ca?: CertificateAuthority | undefined;
+  hop?: { keyId: string; key: Buffer };
+  backendUrl?: string | undefined;
+  internalPort: number;
+  apiPort: number;
+}
+
+function internalPortOf(role: RoleName, config: Config): number {
+  switch (role) {
+    case "backend":
+      return config.mesh.backendPort;
+    case "ingester":
+      return config.mesh.ingesterPort;
+    case "egress":
+      return config.mesh.egressPort;
+    case "bff":
+      return config.mesh.bffPort;
+    default: {
+      const never: never = role;
+      throw new Error(`unknown role ${String(never)}`);
+    }
+  }
+}
+
+async function startRole(
+  role: RoleName,
+  config: Config,
+  logger: Logger,
+  w: RoleWiring,
+): Promise<RunningRole> {
+  if (role === "backend") {
+    const b = await startBackend(config, logger, {
+      identity: w.identity,
+      apiPort: w.apiPort,
+      internalPort: w.internalPort,
+      ca: w.ca,
+    });
+    return { internalUrl: b.internalUrl, publicUrls: b.publicUrls, close: () => b.close() };
+  }
+  if (!w.backendUrl)
+    throw new ZenError("CONFIG_INVALID", { message: `the ${role} role needs the backend's URL` });
+  const hop = w.hop ?? (await fetchHopKey(config, w.identity, w.backendUrl));
+  const worker = await startWorker({
+    role,
+    config,
+    logger,
+    identity: w.identity,
+    hop,
+    backendUrl: w.backendUrl,
+    internalPort: w.internalPort,
+  });
+  return { internalUrl: worker.internalUrl, publicUrls: worker.publicUrls, close: () => worker.close() };
+}
+
+/** In production a role obtains its own hop key from the backend, over mTLS. */
+async function fetchHopKey(config: Config, identity: IdentitySource, backendUrl: string) {
+  const client = createInternalClient({
+    identity,
+    trustDomain: config.mesh.trustDomain,
+    baseUrl: backendUrl,
+    expectServer: `spiffe://${config.mesh.trustDomain}/backend`,
+  });
+  try {
+    const r = await client.request("GET", "/internal/hop-key");
+    if (r.status !== 200)
+      throw new ZenError("UNAVAILABLE", { message: `the backend refused the hop key (${r.status})` });
+    const body = r.json<{ key_id: string; key: string }>();
+    return { keyId: body.key_id, key: Buffer.from(body.key, "base64") };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Production: one role per process, identity from SPIRE, files, a join token or the built-in CA. */
+export async function serveProduction(role: RoleName, config: Config, logger: Logger): Promise<RunningRole> {
+  assertProductionSafe(config, role);
+  const td = config.mesh.trustDomain;
+  const m = config.mesh;
+  const onError = (err: unknown) => logger.error({ err, role }, "identity source error");
+  let identity: IdentitySource;
+  let ca: CertificateAuthority | undefined;
+  if (m.spireSocket) {
+    identity = await createSpireIdentitySource({
+      socketPath: m.spireSocket,
+      spiffeId: `spiffe://${td}/${role}`,
+      trustDomain: td,
+      onError,
+    });
+  } else if (m.certFile && m.keyFile && m.bundleFile) {
+    identity = createFileIdentity({
+      certFile: m.certFile,
+      keyFile: m.keyFile,
+      bundleFile: m.bundleFile,
+      trustDomain: td,
+    });
+  } else if (role === "backend") {
+    const masterKeys = loadMasterKeyRing({
+      profile: config.profile,
+      dataDir: config.dataDir,
+      key: config.masterKey,
+      keyFile: config.masterKeyFile,
+    });
+    const loaded = await CertificateAuthority.loadOrCreate(m.caFile, { trustDomain: td, masterKeys });
+    ca = loaded;
+    identity = await createRenewingIdentity({
+      issue: () => loaded.issueSvid({ path: "backend", ttlSeconds: m.svidTtlSeconds }),
+      onError,
+    });
+  } else if (m.joinToken && m.joinUrl && m.bundleFile) {
+    identity = await joinedIdentity(config, role, onError);
+  } else {
+    throw new ZenError("CONFIG_INSECURE", { message: `no mTLS material for the ${role} role` });
+  }
+  return startRole(role, config, logger, {
+    identity,
+    ca,
+    backendUrl: m.backendUrl,
+    internalPort: internalPortOf(role, config),
+    apiPort: config.api.port,
+  });
+}
+
+/** Joins with the token once, then renews over mTLS with a fresh key and CSR at half-life. */
+async function joinedIdentity(config: Config, role: RoleName, onError: (err: unknown) => void) {
+  const m = config.mesh;
+  const bundlePem = readFileSync(m.bundleFile!, "utf8");
+  let first = true;
+  let current: IdentitySource | undefined;
+  const renewing = await createRenewingIdentity({
+    onError,
+    async issue() {
+      if (first) {
+        first = false;
+        const svid = await joinWithToken({
+          joinUrl: m.joinUrl!,
+          token: m.joinToken!,
+          bundlePem,
+          trustDomain: m.trustDomain,
+        });
+        if (svid.spiffeId !== `spiffe://${m.trustDomain}/${role}`) {
+          throw new ZenError("CONFIG_INVALID", {
+            message: `the join token is for ${svid.spiffeId}, not the ${role} role`,
+          });
+        }
+        return svid;
+      }
+      const client = createInternalClient({
+        identity: current!,
+        trustDomain: m.trustDomain,
+        baseUrl: m.backendUrl!,
+        expectServer: `spiffe://${m.trustDomain}/backend`,
+      });
+      try {
+        const { keyPem, csrPem } = await createKeyAndCsr();
+        const r = await client.request("POST", "/internal/svid", { csr: csrPem });
+        if (r.status !== 200) throw new ZenError("UNAVAILABLE", { message: `renewal refused (${r.status})` });
+        const body = r.json<{ cert_chain_pem: string; bundle_pem: string }>();
+        return svidFromChain(body.cert_chain_pem, keyPem, body.bundle_pem, m.trustDomain);
+      } finally {
+        await client.close();
+      }
+    },
+  });
+  current = renewing;
+  return renewing;
+}
