@@ -72,6 +72,8 @@ export interface Config {
     /** X-Zen-Signature on ingester → backend (always required on agent → backend). */
     readonly hopSigning: boolean;
     readonly hopToleranceSeconds: number;
+    /** How often the other roles report to the backend. */
+    readonly heartbeatSeconds: number;
   };
 }
 
@@ -161,6 +163,7 @@ export function configSchema(cwd: string) {
           spireSocket: nonEmpty.optional(),
           hopSigning: z.boolean().default(true),
           hopToleranceSeconds: int(5, 3600).default(300),
+          heartbeatSeconds: int(1, 3600).default(10),
         })
         .prefault({}),
     })

@@ -65,6 +65,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: "mesh.spireSocket", env: "ZENMESH_SPIRE_SOCKET", kind: "string" },
   { path: "mesh.hopSigning", env: "ZENMESH_HOP_SIGNING", kind: "boolean" },
   { path: "mesh.hopToleranceSeconds", env: "ZENMESH_HOP_TOLERANCE_SECONDS", kind: "integer" },
+  { path: "mesh.heartbeatSeconds", env: "ZENMESH_HEARTBEAT_SECONDS", kind: "integer" },
 ];
 
 /** Where the config file path comes from, besides `loadConfig({ file })`. */

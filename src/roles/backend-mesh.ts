@@ -33,6 +33,8 @@ export interface Heartbeat {
   version: string;
   startedAt: string;
   receivedAt: string;
+  /** Heartbeats the role could not deliver since it started. */
+  failures: number;
 }
 
 export interface BackendMesh {
@@ -140,7 +142,7 @@ export async function startBackendMesh(
         signed,
         async handler(req) {
           assertOwnKey(req);
-          const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown }>(req);
+          const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown; failures?: unknown }>(req);
           const role = peerPath(req.peer.spiffeId);
           heartbeats.set(role, {
             role,
@@ -148,6 +150,7 @@ export async function startBackendMesh(
             version: typeof body.version === "string" ? body.version.slice(0, 32) : "",
             startedAt: typeof body.started_at === "string" ? body.started_at.slice(0, 40) : "",
             receivedAt: new Date().toISOString(),
+            failures: typeof body.failures === "number" ? body.failures : 0,
           });
           return { status: 204 };
         },

@@ -30,7 +30,6 @@ export interface WorkerOptions {
   hop: { keyId: string; key: Buffer };
   backendUrl: string;
   internalPort: number;
-  heartbeatMs?: number;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
@@ -63,23 +62,26 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     hopSigner: createHopSigner({ keyId: opts.hop.keyId, key: opts.hop.key }),
   });
   let warned = false;
+  let failures = 0;
   const beat = async () => {
     try {
       const r = await backend.request("POST", "/internal/heartbeat", {
         pid: process.pid,
         version: VERSION,
         started_at: startedAt,
+        failures,
       });
       if (r.status !== 204) throw new Error(`heartbeat answered ${r.status}`);
       if (warned) opts.logger.info({ role: opts.role }, "backend reachable again");
       warned = false;
     } catch (err) {
+      failures++;
       if (!warned) opts.logger.warn({ role: opts.role, err }, "backend unreachable; retrying");
       warned = true;
     }
   };
   await beat();
-  const timer = setInterval(beat, opts.heartbeatMs ?? 10_000);
+  const timer = setInterval(beat, opts.config.mesh.heartbeatSeconds * 1000);
   timer.unref();
   return {
     internalUrl: server.url,
