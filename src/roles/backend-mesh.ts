@@ -142,7 +142,9 @@ export async function startBackendMesh(
         signed,
         async handler(req) {
           assertOwnKey(req);
-          const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown; failures?: unknown }>(req);
+          const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown; failures?: unknown }>(
+            req,
+          );
           const role = peerPath(req.peer.spiffeId);
           heartbeats.set(role, {
             role,
