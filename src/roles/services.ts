@@ -4,7 +4,6 @@
  * the tenancy dependencies. Only the backend and operator commands call this:
  * no other role ever holds database credentials.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { assertProductionSafe, type Config, checkRuntimeRole } from "../config/index.ts";
@@ -28,6 +27,18 @@ export function pgliteDir(config: Config): string {
   return join(config.dataDir, "pgdata");
 }
 
+/**
+ * The CA bundle travels as `sslrootcert` in the URL: pg lets the parsed URL
+ * override an explicit `ssl` option, so a CA passed beside it would be
+ * silently dropped. pg reads the file itself.
+ */
+export function withRootCert(url: string, caFile: string | undefined): string {
+  if (caFile === undefined) return url;
+  const u = new URL(url);
+  u.searchParams.set("sslrootcert", caFile);
+  return u.toString();
+}
+
 export async function openServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
   assertProductionSafe(config);
   const masterKeys = loadMasterKeyRing({
@@ -41,12 +52,10 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     ? await openDatabase(
         {
           kind: "postgres",
-          url,
-          ownerUrl: config.database.ownerUrl,
+          url: withRootCert(url, config.database.caFile),
+          ownerUrl:
+            config.database.ownerUrl && withRootCert(config.database.ownerUrl, config.database.caFile),
           poolSize: config.database.poolSize,
-          ...(config.database.caFile
-            ? { ssl: { ca: readFileSync(config.database.caFile, "utf8"), rejectUnauthorized: true } }
-            : {}),
         },
         // Production migrates only when given the owner connection; otherwise `zenmesh migrate` does.
         { migrate: opts.migrate ?? (config.profile === "dev" || config.database.ownerUrl !== undefined) },
