@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { createRenewingIdentity } from "../identity/index.ts";
 import { createInternalClient } from "./client.ts";
 import { createInternalServer } from "./server.ts";
-import { id, TD, testCa } from "./test-support.ts";
+import { id, TD, testCa } from "../../test/support/mesh.ts";
 
 describe("certificate renewal under load", () => {
   it("serves a steady stream of requests across several renewals on both sides with zero failures", async () => {

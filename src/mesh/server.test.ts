@@ -5,7 +5,7 @@ import type { Svid } from "../identity/index.ts";
 import { captureLogs } from "../log/testing.ts";
 import { createInternalClient } from "./client.ts";
 import { createInternalServer, type InternalRoute, type InternalServer } from "./server.ts";
-import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "./test-support.ts";
+import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 
 type Ca = Awaited<ReturnType<typeof testCa>>;
 

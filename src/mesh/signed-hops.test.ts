@@ -13,7 +13,7 @@ import { createDbNonceStore } from "./nonce-db.ts";
 import { createRedisNonceStore } from "./nonce-redis.ts";
 import type { NonceStore } from "./nonce-store.ts";
 import { createInternalServer, type HopRejectionAudit, type InternalServer } from "./server.ts";
-import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "./test-support.ts";
+import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 
 const MASTER = randomBytes(32);
 const KEY = deriveHopKey(MASTER, SYSTEM_HOP_TENANT, "ingester");

@@ -39,6 +39,8 @@ export interface Heartbeat {
 
 export interface BackendMesh {
   server: InternalServer;
+  /** What each internal route admits, for tests and docs. */
+  routes: { method: string; path: string; allow: string[] }[];
   heartbeats: Map<string, Heartbeat>;
   close(): Promise<void>;
 }
@@ -107,6 +109,80 @@ export async function startBackendMesh(
     }
   }
 
+  const routes: InternalRoute[] = [
+    {
+      method: "GET",
+      path: "/internal/health",
+      allow: [...ROLE_PEERS.map(id), id("operator")],
+      signed: "none",
+      async handler() {
+        await svc.db.ping();
+        return { status: 200, body: { status: "ok" } };
+      },
+    },
+    {
+      method: "POST",
+      path: "/internal/heartbeat",
+      allow: ROLE_PEERS.map(id),
+      signed,
+      async handler(req) {
+        assertOwnKey(req);
+        const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown; failures?: unknown }>(
+          req,
+        );
+        const role = peerPath(req.peer.spiffeId);
+        heartbeats.set(role, {
+          role,
+          pid: typeof body.pid === "number" ? body.pid : 0,
+          version: typeof body.version === "string" ? body.version.slice(0, 32) : "",
+          startedAt: typeof body.started_at === "string" ? body.started_at.slice(0, 40) : "",
+          receivedAt: new Date().toISOString(),
+          failures: typeof body.failures === "number" ? body.failures : 0,
+        });
+        return { status: 204 };
+      },
+    },
+    {
+      method: "GET",
+      path: "/internal/hop-key",
+      allow: ROLE_PEERS.map(id),
+      signed: "none",
+      async handler(req) {
+        // Each workload receives only its own key, derived for its own SPIFFE path.
+        const keyId = `${SYSTEM_HOP_TENANT}/${peerPath(req.peer.spiffeId)}`;
+        const key = keys.get(keyId);
+        if (!key)
+          return {
+            status: 404,
+            body: {
+              error: { code: "NOT_FOUND", message: "Not found.", correlation_id: req.correlationId },
+            },
+          };
+        return { status: 200, body: { key_id: keyId, key: key.toString("base64") } };
+      },
+    },
+    ...(opts.ca ? [renewRoute(opts.ca, ROLE_PEERS.map(id), config.mesh.svidTtlSeconds)] : []),
+    {
+      method: "POST",
+      path: "/internal/operator",
+      allow: [id("operator")],
+      signed: "none",
+      async handler(req) {
+        const op = json<OperatorRequest>(req);
+        try {
+          const status = () => ({ roles: [...heartbeats.values()] });
+          return { status: 200, body: await runOperation(svc, op, { status }) };
+        } catch (err) {
+          const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
+          if (z.status >= 500) logger.error({ code: z.code, err }, "operator request failed");
+          return {
+            status: z.status,
+            body: { error: { code: z.code, message: z.message, correlation_id: req.correlationId } },
+          };
+        }
+      },
+    },
+  ];
   const server = await createInternalServer({
     identity,
     trustDomain: td,
@@ -124,83 +200,11 @@ export async function startBackendMesh(
         details: { reason: entry.reason, method: entry.method, path: entry.path },
       });
     },
-    routes: [
-      {
-        method: "GET",
-        path: "/internal/health",
-        allow: [...ROLE_PEERS.map(id), id("operator")],
-        signed: "none",
-        async handler() {
-          await svc.db.ping();
-          return { status: 200, body: { status: "ok" } };
-        },
-      },
-      {
-        method: "POST",
-        path: "/internal/heartbeat",
-        allow: ROLE_PEERS.map(id),
-        signed,
-        async handler(req) {
-          assertOwnKey(req);
-          const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown; failures?: unknown }>(
-            req,
-          );
-          const role = peerPath(req.peer.spiffeId);
-          heartbeats.set(role, {
-            role,
-            pid: typeof body.pid === "number" ? body.pid : 0,
-            version: typeof body.version === "string" ? body.version.slice(0, 32) : "",
-            startedAt: typeof body.started_at === "string" ? body.started_at.slice(0, 40) : "",
-            receivedAt: new Date().toISOString(),
-            failures: typeof body.failures === "number" ? body.failures : 0,
-          });
-          return { status: 204 };
-        },
-      },
-      {
-        method: "GET",
-        path: "/internal/hop-key",
-        allow: ROLE_PEERS.map(id),
-        signed: "none",
-        async handler(req) {
-          // Each workload receives only its own key, derived for its own SPIFFE path.
-          const keyId = `${SYSTEM_HOP_TENANT}/${peerPath(req.peer.spiffeId)}`;
-          const key = keys.get(keyId);
-          if (!key)
-            return {
-              status: 404,
-              body: {
-                error: { code: "NOT_FOUND", message: "Not found.", correlation_id: req.correlationId },
-              },
-            };
-          return { status: 200, body: { key_id: keyId, key: key.toString("base64") } };
-        },
-      },
-      ...(opts.ca ? [renewRoute(opts.ca, ROLE_PEERS.map(id), config.mesh.svidTtlSeconds)] : []),
-      {
-        method: "POST",
-        path: "/internal/operator",
-        allow: [id("operator")],
-        signed: "none",
-        async handler(req) {
-          const op = json<OperatorRequest>(req);
-          try {
-            const status = () => ({ roles: [...heartbeats.values()] });
-            return { status: 200, body: await runOperation(svc, op, { status }) };
-          } catch (err) {
-            const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
-            if (z.status >= 500) logger.error({ code: z.code, err }, "operator request failed");
-            return {
-              status: z.status,
-              body: { error: { code: z.code, message: z.message, correlation_id: req.correlationId } },
-            };
-          }
-        },
-      },
-    ],
+    routes,
   });
   return {
     server,
+    routes: routes.map((r) => ({ method: r.method, path: r.path, allow: r.allow })),
     heartbeats,
     close: () => server.close(),
   };

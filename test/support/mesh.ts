@@ -1,7 +1,7 @@
 /** Test helpers for the mesh suites: a CA per test, fixed identities, raw TLS requests. */
 import { type Agent, request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
-import { CertificateAuthority, type IdentitySource, type Svid } from "../identity/index.ts";
+import { CertificateAuthority, type IdentitySource, type Svid } from "../../src/identity/index.ts";
 
 export const TD = "mesh.test";
 export const id = (path: string): string => `spiffe://${TD}/${path}`;
