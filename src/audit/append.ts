@@ -8,7 +8,7 @@
  */
 
 import { newId, ZenError } from "../core/index.ts";
-import type { Database, Tx } from "../db/index.ts";
+import { assertFencedTo, type Database, type Tx } from "../db/index.ts";
 import { entryHash, GENESIS_HASH, HASH_BYTES } from "./canonical.ts";
 import type { AppendedAudit, AuditEntryInput } from "./types.ts";
 import { prepareEntry } from "./validate.ts";
@@ -16,13 +16,6 @@ import { prepareEntry } from "./validate.ts";
 interface Head {
   seq: number;
   hash: Buffer;
-}
-
-async function assertFencedTo(tx: Tx, chain: string): Promise<void> {
-  const r = await tx.query<{ t: string | null }>("select current_setting('app.tenant_id', true) as t");
-  if (r.rows[0]?.t !== chain) {
-    throw new ZenError("INTERNAL", { message: "audit entry written outside its tenant's transaction" });
-  }
 }
 
 async function lockHead(tx: Tx, chain: string): Promise<Head | undefined> {
@@ -59,7 +52,7 @@ const INSERT = `insert into audit_log (tenant_id, seq, id, occurred_at, actor_ty
 /** Appends in `tx`, which must be a transaction of db.withTenant(entry.tenantId ?? SYSTEM_CHAIN). */
 export async function appendAudit(tx: Tx, entry: AuditEntryInput): Promise<AppendedAudit> {
   const e = prepareEntry(entry);
-  await assertFencedTo(tx, e.chain);
+  await assertFencedTo(tx, e.chain, "audit entry written");
   const head = await lockOrCreateHead(tx, e.chain);
   const seq = head.seq + 1;
   const id = newId("audit");

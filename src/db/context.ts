@@ -3,6 +3,7 @@
  * settings are transaction-local (`set_config(..., true)`), so a pooled
  * connection never carries them into the next transaction.
  */
+import { ZenError } from "../core/index.ts";
 import type { DbContext, Tx } from "./types.ts";
 
 export const RUNTIME_ROLE = "zenmesh_app";
@@ -12,4 +13,16 @@ const SET_CONTEXT =
 
 export async function applyContext(tx: Tx, ctx: DbContext): Promise<void> {
   await tx.query(SET_CONTEXT, [RUNTIME_ROLE, ctx.tenantId ?? "", ctx.userId ?? ""]);
+}
+
+/**
+ * Proves a transaction is fenced to `tenantId`. Code that caches per-tenant
+ * material (keys) or appends to a tenant's chain calls this first, so a
+ * caller's wrong-tenant bug cannot slip past Row Level Security via a cache.
+ */
+export async function assertFencedTo(tx: Tx, tenantId: string, what: string): Promise<void> {
+  const r = await tx.query<{ t: string | null }>("select current_setting('app.tenant_id', true) as t");
+  if (r.rows[0]?.t !== tenantId) {
+    throw new ZenError("INTERNAL", { message: `${what} outside its tenant's transaction` });
+  }
 }

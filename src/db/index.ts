@@ -10,7 +10,7 @@ import { openPglite } from "./pglite.ts";
 import { openPostgres } from "./postgres.ts";
 import type { Database, Driver } from "./types.ts";
 
-export { RUNTIME_ROLE } from "./context.ts";
+export { assertFencedTo, RUNTIME_ROLE } from "./context.ts";
 export { isUniqueViolation, sqlState } from "./errors.ts";
 export { schemaFingerprint } from "./migrate.ts";
 export type { Database, DbContext, DriverKind, QueryResult, Row, Tx } from "./types.ts";

@@ -78,11 +78,32 @@ for (const kind of DRIVERS) {
       await t.db.withTenant(b, async (tx) => {
         await assert.rejects(lock.open(tx, b, row, sealed), cryptoFailed);
       });
-      // Even naming tenant A from inside B's fence fails: RLS hides A's keys.
+      // Naming tenant A from inside B's fence is refused outright, even with A's key in the cache.
       const fresh = new ZenLock({ masterKeys: ring1 });
       await t.db.withTenant(b, async (tx) => {
-        await assert.rejects(fresh.open(tx, a, row, sealed), cryptoFailed);
+        await assert.rejects(fresh.open(tx, a, row, sealed), /outside its tenant's transaction/);
       });
+    });
+
+    test("a cached key never opens another tenant's data from the wrong transaction", async () => {
+      const lock = new ZenLock({ masterKeys: ring1 });
+      const a = await newTenant(lock);
+      const b = await newTenant(lock);
+      // Seal and open in B: B's data key is now in the cache.
+      const sealed = await t.db.withTenant(b, async (tx) => {
+        const s = await lock.seal(tx, b, row, "tenant B's secret");
+        await lock.open(tx, b, row, s);
+        return s;
+      });
+      await t.db.withTenant(a, async (tx) => {
+        await assert.rejects(lock.open(tx, b, row, sealed), /outside its tenant's transaction/);
+        await assert.rejects(lock.seal(tx, b, row, "x"), /outside its tenant's transaction/);
+        await assert.rejects(lock.fingerprintKey(tx, b), /outside its tenant's transaction/);
+      });
+      await assert.rejects(
+        t.db.withGlobal((tx) => lock.open(tx, b, row, sealed)),
+        /outside its tenant's transaction/,
+      );
     });
 
     test("tampered, malformed or unknown-version ciphertexts fail with one generic error", async () => {

@@ -17,8 +17,7 @@
  */
 import { type Clock, type Result, systemClock, ZenError } from "../core/index.ts";
 import { aesGcmOpen, aesGcmSeal, randomBytes } from "../crypto/index.ts";
-import type { Tx } from "../db/index.ts";
-import { isUniqueViolation } from "../db/index.ts";
+import { assertFencedTo, isUniqueViolation, type Tx } from "../db/index.ts";
 import { TtlCache } from "./cache.ts";
 import {
   dataAad,
@@ -59,6 +58,7 @@ export class ZenLock {
   readonly #active: TtlCache<{ version: number; kekVersion: number }>;
   // Transactions that created or changed keys: their reads may yet roll back.
   readonly #writers = new WeakSet<Tx>();
+  readonly #fenced = new WeakMap<Tx, string>();
 
   constructor(opts: ZenLockOptions) {
     const ring = opts.masterKeys;
@@ -80,15 +80,28 @@ export class ZenLock {
     this.#active = new TtlCache(cacheOpts);
   }
 
+  /**
+   * Every call proves its transaction is fenced to the tenant it names (once
+   * per transaction): a cached key must never let one tenant's transaction
+   * open another tenant's data.
+   */
+  async #fence(tx: Tx, tenantId: string): Promise<void> {
+    if (this.#fenced.get(tx) === tenantId) return;
+    await assertFencedTo(tx, tenantId, "zenlock used");
+    this.#fenced.set(tx, tenantId);
+  }
+
   /** Generates version 1 of every purpose's DEK. Fails with CONFLICT if the tenant already has keys. */
   async createTenantKeys(tx: Tx, tenantId: string): Promise<void> {
     assertTenant(tenantId);
+    await this.#fence(tx, tenantId);
     this.#writers.add(tx);
     for (const purpose of KEY_PURPOSES) await this.#insertDek(tx, tenantId, purpose, 1);
   }
 
   async seal(tx: Tx, tenantId: string, aad: SealContext, plaintext: string | Uint8Array): Promise<string> {
     assertTenant(tenantId);
+    await this.#fence(tx, tenantId);
     assertContext(aad);
     const dek = await this.#activeDek(tx, tenantId, "data");
     const bytes = typeof plaintext === "string" ? Buffer.from(plaintext, "utf8") : plaintext;
@@ -101,6 +114,7 @@ export class ZenLock {
    */
   async open(tx: Tx, tenantId: string, aad: SealContext, ciphertext: string): Promise<Buffer> {
     assertTenant(tenantId);
+    await this.#fence(tx, tenantId);
     assertContext(aad);
     const parsed = typeof ciphertext === "string" ? parseSealed(ciphertext) : undefined;
     if (parsed === undefined) throw openFailed("malformed ciphertext");
@@ -120,6 +134,7 @@ export class ZenLock {
   /** The active fingerprint DEK (a copy: the caller may wipe it). */
   async fingerprintKey(tx: Tx, tenantId: string): Promise<{ version: number; key: Buffer }> {
     assertTenant(tenantId);
+    await this.#fence(tx, tenantId);
     const dek = await this.#activeDek(tx, tenantId, "fingerprint");
     return { version: dek.version, key: Buffer.from(dek.key) };
   }
@@ -127,6 +142,7 @@ export class ZenLock {
   /** Adds a new active version and retires the current one; returns the new version. */
   async rotateTenantKey(tx: Tx, tenantId: string, purpose: KeyPurpose): Promise<number> {
     assertTenant(tenantId);
+    await this.#fence(tx, tenantId);
     assertPurpose(purpose);
     this.#writers.add(tx);
     const rows = await tx.query<{ version: number; state: string }>(
@@ -150,6 +166,7 @@ export class ZenLock {
   /** Re-wraps the tenant's DEKs that are not under the active KEK; returns how many it re-wrapped. */
   async rewrap(tx: Tx, tenantId: string): Promise<number> {
     assertTenant(tenantId);
+    await this.#fence(tx, tenantId);
     this.#writers.add(tx);
     const rows = await tx.query<{ purpose: KeyPurpose; version: number; wrapped: string }>(
       `select purpose, version, wrapped from tenant_keys

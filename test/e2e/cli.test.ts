@@ -182,6 +182,30 @@ describe("the production profile refuses insecure settings", () => {
     assert.match(r.stderr, /verify-full/);
   });
 
+  test("an ingester without mTLS material, or handed database credentials", () => {
+    const r = cli(["serve", "ingester"], {
+      ZENMESH_BACKEND_URL: "https://127.0.0.1:7710",
+      ZENMESH_DATABASE_URL: "postgres://app@127.0.0.1:5432/zenmesh?sslmode=verify-full",
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no mTLS material for the ingester role/);
+    assert.match(r.stderr, /ZENMESH_DATABASE_URL.*must not hold/);
+  });
+
+  test("a backend without the built-in CA, SPIRE or certificate files", () => {
+    const dir = mkdtempSync(join(tmpdir(), "zm-prod-"));
+    try {
+      const r = cli(["serve", "backend", "--data-dir", dir], {
+        ZENMESH_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
+        ZENMESH_DATABASE_URL: "postgres://app@127.0.0.1:5432/zenmesh?sslmode=verify-full",
+      });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /ZENMESH_CA_FILE.*zenmesh ca init/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("with a plain redis:// URL", () => {
     const r = cli(["serve", "backend"], {
       ZENMESH_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
