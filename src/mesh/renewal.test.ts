@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { id, TD, testCa } from "../../test/support/mesh.ts";
 import { createRenewingIdentity } from "../identity/index.ts";
 import { createInternalClient } from "./client.ts";
 import { createInternalServer } from "./server.ts";
-import { id, TD, testCa } from "../../test/support/mesh.ts";
 
 describe("certificate renewal under load", () => {
   it("serves a steady stream of requests across several renewals on both sides with zero failures", async () => {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { Agent } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { connect, type TLSSocket } from "node:tls";
+import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 import type { Svid } from "../identity/index.ts";
 import { createInternalServer, type InternalRoute, type InternalServer } from "./server.ts";
-import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 
 type Ca = Awaited<ReturnType<typeof testCa>>;
 

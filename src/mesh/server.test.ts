@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 import type { Svid } from "../identity/index.ts";
 import { captureLogs } from "../log/testing.ts";
 import { createInternalClient } from "./client.ts";
 import { createInternalServer, type InternalRoute, type InternalServer } from "./server.ts";
-import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 
 type Ca = Awaited<ReturnType<typeof testCa>>;
 

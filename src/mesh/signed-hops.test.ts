@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { DRIVERS, freshDatabase, skipReason } from "../../test/support/db.ts";
 import { REDIS_URL } from "../../test/support/env.ts";
+import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 import { type Clock, systemClock } from "../core/index.ts";
 import type { Svid } from "../identity/index.ts";
 import { createInternalClient } from "./client.ts";
@@ -13,7 +14,6 @@ import { createDbNonceStore } from "./nonce-db.ts";
 import { createRedisNonceStore } from "./nonce-redis.ts";
 import type { NonceStore } from "./nonce-store.ts";
 import { createInternalServer, type HopRejectionAudit, type InternalServer } from "./server.ts";
-import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../../test/support/mesh.ts";
 
 const MASTER = randomBytes(32);
 const KEY = deriveHopKey(MASTER, SYSTEM_HOP_TENANT, "ingester");
