@@ -9,7 +9,8 @@ import { appendAuditIn } from "../audit/index.ts";
 import { actorId, ZenError } from "../core/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
-import { type AuthDeps, lastContext } from "./auth.ts";
+import { type AuthDeps, lastContext, requirePrincipal } from "./auth.ts";
+import type { RouteContext } from "./context.ts";
 import { correlationIdFrom } from "./correlation.ts";
 import { toWire, toZenError } from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
@@ -58,7 +59,14 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     onFailure: (reason) => metrics.authFailures.inc({ reason }),
   };
   const registry: RegisteredRoute[] = [];
-  const rc = { app, registry, tenancy: opts.tenancy, auth, logger: opts.logger };
+  const rc: RouteContext = {
+    app,
+    registry,
+    tenancy: opts.tenancy,
+    auth,
+    logger: opts.logger,
+    authenticate: (req) => requirePrincipal(auth, req),
+  };
 
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-correlation-id", req.id);

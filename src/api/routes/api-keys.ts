@@ -28,7 +28,7 @@ const projectParams = z.strictObject({ project_id: idParam("prj") });
 const keyParams = z.strictObject({ project_id: idParam("prj"), key_id: idParam("key") });
 
 export function apiKeyRoutes(rc: RouteContext): void {
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "POST",
     url: "/v1/projects/:project_id/api-keys",
     operationId: "createApiKey",
@@ -59,7 +59,7 @@ export function apiKeyRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "GET",
     url: "/v1/projects/:project_id/api-keys",
     operationId: "listApiKeys",
@@ -77,7 +77,7 @@ export function apiKeyRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "GET",
     url: "/v1/projects/:project_id/api-keys/:key_id",
     operationId: "getApiKey",
@@ -92,7 +92,7 @@ export function apiKeyRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "DELETE",
     url: "/v1/projects/:project_id/api-keys/:key_id",
     operationId: "revokeApiKey",

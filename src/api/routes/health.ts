@@ -4,7 +4,7 @@ import type { RouteContext } from "../context.ts";
 import { defineRoute } from "../route.ts";
 
 export function healthRoutes(rc: RouteContext, info: { version: string }): void {
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "GET",
     url: "/healthz",
     operationId: "health",

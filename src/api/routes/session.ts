@@ -26,7 +26,7 @@ const me = z.union([
 ]);
 
 export function sessionRoutes(rc: RouteContext): void {
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "POST",
     url: "/v1/auth/login",
     operationId: "login",
@@ -50,7 +50,7 @@ export function sessionRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "POST",
     url: "/v1/auth/logout",
     operationId: "logout",
@@ -68,7 +68,7 @@ export function sessionRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "GET",
     url: "/v1/me",
     operationId: "me",

@@ -24,7 +24,7 @@ const tenantParams = z.strictObject({ tenant_id: idParam("tnt") });
 const memberParams = z.strictObject({ tenant_id: idParam("tnt"), user_id: idParam("usr") });
 
 export function tenantRoutes(rc: RouteContext): void {
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "GET",
     url: "/v1/tenants/:tenant_id/projects",
     operationId: "listProjects",
@@ -39,7 +39,7 @@ export function tenantRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "POST",
     url: "/v1/tenants/:tenant_id/projects",
     operationId: "createProject",
@@ -57,7 +57,7 @@ export function tenantRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "GET",
     url: "/v1/tenants/:tenant_id/members",
     operationId: "listMembers",
@@ -72,7 +72,7 @@ export function tenantRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "POST",
     url: "/v1/tenants/:tenant_id/members",
     operationId: "addMember",
@@ -90,7 +90,7 @@ export function tenantRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "PATCH",
     url: "/v1/tenants/:tenant_id/members/:user_id",
     operationId: "updateMember",
@@ -107,7 +107,7 @@ export function tenantRoutes(rc: RouteContext): void {
     },
   });
 
-  defineRoute(rc.app, rc.registry, {
+  defineRoute(rc, {
     method: "DELETE",
     url: "/v1/tenants/:tenant_id/members/:user_id",
     operationId: "removeMember",
