@@ -34,6 +34,8 @@ Commands:
   user create --email EMAIL   Create a user (password from stdin with --password-stdin,
       [--tenant-id TNT] [--role owner|admin|developer|viewer] [--password-stdin] [--json]
                               else generated and shown once) and optionally grant a role
+  user grant --email EMAIL --tenant-id TNT --role ROLE
+                              Give an existing user a role (a tenant keeps at least one owner)
   audit verify [--tenant-id TNT] [--json]
                               Verify a tenant's audit chain (the system chain without --tenant-id)
   version                     Print the version
@@ -192,6 +194,20 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "user": {
+      if (sub === "grant") {
+        const { flags, rest: cfgArgs } = splitFlags(rest, {
+          own: { email: true, "tenant-id": true, role: true, json: false },
+        });
+        const [email, tenantId, role] = [flags.get("email"), flags.get("tenant-id"), flags.get("role")];
+        if (typeof email !== "string" || typeof tenantId !== "string" || typeof role !== "string") {
+          throw new ZenError("VALIDATION_FAILED", {
+            message: "--email, --tenant-id and --role are required",
+          });
+        }
+        const r = await operate(config(cfgArgs), { op: "user.grant", email, tenantId, role });
+        out(flags.has("json") ? JSON.stringify(r) : `granted: ${JSON.stringify(r)}`);
+        return 0;
+      }
       if (sub !== "create")
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh user create --email EMAIL" });
       const { flags, rest: cfgArgs } = splitFlags(rest, {

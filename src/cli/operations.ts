@@ -42,6 +42,7 @@ export async function createTenantWithKey(svc: Services, input: { name: string }
   return { tenant_id: tenantId, project_id: projectId, api_key: secret };
 }
 
+/** A new user, optionally with a role in a tenant. An existing email is refused: its password stays its own. */
 export async function createUserInTenant(
   svc: Services,
   input: { email: string; password: string; tenantId?: string | undefined; role?: string | undefined },
@@ -50,8 +51,12 @@ export async function createUserInTenant(
   if (input.tenantId !== undefined && !isRole(role)) {
     throw new ZenError("VALIDATION_FAILED", { message: `unknown role ${JSON.stringify(role)}` });
   }
-  const existing = await findUserByEmail(svc.tenancy, input.email);
-  const user = existing ?? (await createUser(svc.tenancy, { email: input.email, password: input.password }));
+  if (await findUserByEmail(svc.tenancy, input.email)) {
+    throw new ZenError("CONFLICT", {
+      message: "a user with this email already exists; give them a role with `zenmesh user grant`",
+    });
+  }
+  const user = await createUser(svc.tenancy, { email: input.email, password: input.password });
   if (input.tenantId !== undefined && isRole(role)) {
     await grantMembership(svc.tenancy, {
       tenantId: input.tenantId,
@@ -64,6 +69,25 @@ export async function createUserInTenant(
   return { user_id: user.id, tenant_id: input.tenantId ?? null, role: input.tenantId ? role : null };
 }
 
+/** An existing user's role in a tenant; keeps the tenant's last owner. */
+export async function grantUserRole(
+  svc: Services,
+  input: { email: string; tenantId: string; role: string },
+): Promise<{ user_id: string; tenant_id: string; role: string }> {
+  if (!isRole(input.role))
+    throw new ZenError("VALIDATION_FAILED", { message: `unknown role ${JSON.stringify(input.role)}` });
+  const user = await findUserByEmail(svc.tenancy, input.email);
+  if (!user) throw new ZenError("NOT_FOUND", { message: "no user with this email" });
+  await grantMembership(svc.tenancy, {
+    tenantId: input.tenantId,
+    userId: user.id,
+    role: input.role,
+    correlationId: newId("correlation"),
+    actor: OPERATOR,
+  });
+  return { user_id: user.id, tenant_id: input.tenantId, role: input.role };
+}
+
 export async function verifyAudit(svc: Services, input: { tenantId: string | null }) {
   return verifyAuditChain(svc.db, input.tenantId);
 }
@@ -71,6 +95,7 @@ export async function verifyAudit(svc: Services, input: { tenantId: string | nul
 export type OperatorRequest =
   | { op: "tenant.create"; name: string }
   | { op: "user.create"; email: string; password: string; tenantId?: string; role?: string }
+  | { op: "user.grant"; email: string; tenantId: string; role: string }
   | { op: "audit.verify"; tenantId: string | null }
   | { op: "status" }
   | { op: "join_token.create"; workload: string; ttlSeconds?: number };
@@ -94,6 +119,8 @@ export async function runOperation(
       return createTenantWithKey(svc, { name: req.name });
     case "user.create":
       return createUserInTenant(svc, req);
+    case "user.grant":
+      return grantUserRole(svc, req);
     case "audit.verify":
       return verifyAudit(svc, { tenantId: req.tenantId });
     case "join_token.create": {

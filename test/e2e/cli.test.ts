@@ -124,6 +124,33 @@ describe("zenmesh up on the embedded default", () => {
       `${password}\n`,
     );
     assert.equal(u.code, 0, u.stderr);
+    const again = cli([
+      "user",
+      "create",
+      "--email",
+      "ops@example.test",
+      "--tenant-id",
+      t.tenant_id,
+      "--data-dir",
+      dir,
+    ]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /CONFLICT: a user with this email already exists/);
+    assert.doesNotMatch(again.stdout, /password/, "no password is shown for a user it did not create");
+    const demote = cli([
+      "user",
+      "grant",
+      "--email",
+      "ops@example.test",
+      "--tenant-id",
+      t.tenant_id,
+      "--role",
+      "viewer",
+      "--data-dir",
+      dir,
+    ]);
+    assert.equal(demote.code, 1);
+    assert.match(demote.stderr, /at least one owner/);
     const login = await fetch(`${api}/v1/auth/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -23,6 +23,15 @@ async function actorRole(tx: Tx, ctx: ActionContext): Promise<Role | undefined> 
   return r.rows[0]?.role;
 }
 
+/**
+ * Membership changes in one tenant run one at a time: two owners demoting
+ * each other concurrently would otherwise both count two owners and leave none.
+ */
+async function lockMemberships(tx: Tx, tenantId: string): Promise<void> {
+  const t = await tx.query("select id from tenants where id = $1 for update", [tenantId]);
+  if (t.rows.length === 0) throw new ZenError("NOT_FOUND", { message: "no such tenant" });
+}
+
 async function ownerCount(tx: Tx, tenantId: string): Promise<number> {
   const r = await tx.query<{ n: number }>(
     "select count(*)::int as n from memberships where tenant_id = $1 and role = 'owner'",
@@ -56,6 +65,7 @@ export async function addMember(
   // An unknown email answers like a missing resource, without saying whether the address exists elsewhere.
   if (!user || user.disabled) throw new ZenError("NOT_FOUND", { message: "no such user" });
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await lockMemberships(tx, ctx.tenantId);
     if (!canAssignRole(await actorRole(tx, ctx), role)) throw new ZenError("FORBIDDEN");
     let created: Date;
     try {
@@ -107,6 +117,7 @@ export async function updateMemberRole(
   if (!isRole(input.role)) throw new ZenError("VALIDATION_FAILED", { message: "unknown role" });
   const role = input.role;
   await deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await lockMemberships(tx, ctx.tenantId);
     const current = await tx.query<{ role: Role }>(
       "select role from memberships where tenant_id = $1 and user_id = $2 for update",
       [ctx.tenantId, input.userId],
@@ -134,6 +145,7 @@ export async function removeMember(
 ): Promise<void> {
   requirePermission(ctx, "members:write");
   await deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await lockMemberships(tx, ctx.tenantId);
     const current = await tx.query<{ role: Role }>(
       "select role from memberships where tenant_id = $1 and user_id = $2 for update",
       [ctx.tenantId, input.userId],
@@ -152,7 +164,10 @@ export async function removeMember(
   });
 }
 
-/** Operator bootstrap: make an existing user a member without an acting member (CLI only). */
+/**
+ * Operator bootstrap: give an existing user a role without an acting member
+ * (CLI only). The last owner is kept like everywhere else.
+ */
 export async function grantMembership(
   deps: TenancyDeps,
   input: {
@@ -164,8 +179,15 @@ export async function grantMembership(
   },
 ): Promise<void> {
   await deps.db.withTenant(input.tenantId, async (tx) => {
-    const t = await tx.query("select 1 from tenants where id = $1", [input.tenantId]);
-    if (t.rows.length === 0) throw new ZenError("NOT_FOUND", { message: "no such tenant" });
+    await lockMemberships(tx, input.tenantId);
+    const current = await tx.query<{ role: Role }>(
+      "select role from memberships where tenant_id = $1 and user_id = $2",
+      [input.tenantId, input.userId],
+    );
+    const before = current.rows[0]?.role;
+    if (before === "owner" && input.role !== "owner" && (await ownerCount(tx, input.tenantId)) <= 1) {
+      throw new ZenError("CONFLICT", { message: "a tenant keeps at least one owner" });
+    }
     await tx.query(
       `insert into memberships (tenant_id, user_id, role) values ($1, $2, $3)
        on conflict (tenant_id, user_id) do update set role = excluded.role`,
@@ -174,11 +196,11 @@ export async function grantMembership(
     await appendAudit(tx, {
       tenantId: input.tenantId,
       actor: input.actor,
-      action: "member.grant",
+      action: before === undefined ? "member.grant" : "member.role_change",
       outcome: "success",
       target: { type: "user", id: input.userId },
       correlationId: input.correlationId,
-      details: { role: input.role },
+      details: before === undefined ? { role: input.role } : { from: before, to: input.role },
     });
   });
 }
