@@ -54,13 +54,13 @@ describe("loadConfig", () => {
 
   test("layers the config file under the environment under flags", () => {
     const file = configFile({
-      api: { host: "10.0.0.1", port: 1000 },
+      api: { host: "127.0.0.9", port: 1000 },
       log: { level: "warn" },
       dataDir: "/d/file",
     });
     const env = { ZENMESH_API_PORT: "2000", ZENMESH_LOG_LEVEL: "debug" };
     const c = loadConfig({ file, env, argv: ["--api-port", "3000"] });
-    assert.equal(c.api.host, "10.0.0.1");
+    assert.equal(c.api.host, "127.0.0.9");
     assert.equal(c.api.port, 3000);
     assert.equal(c.log.level, "debug");
     assert.equal(c.dataDir, "/d/file");
@@ -221,5 +221,28 @@ describe("loadConfig", () => {
     const c = loadConfig({ env: {} });
     assert.ok(Object.isFrozen(c));
     assert.ok(Object.isFrozen(c.api));
+  });
+});
+
+describe("the dev profile stays on loopback", () => {
+  test("refuses to bind the API or the mesh off the machine", () => {
+    for (const env of [
+      { ZENMESH_API_HOST: "0.0.0.0" },
+      { ZENMESH_MESH_HOST: "10.1.2.3" },
+      { ZENMESH_API_HOST: "::" },
+    ]) {
+      assert.throws(() => loadConfig({ env, argv: [] }), /binds loopback only/);
+    }
+  });
+
+  test("accepts 127.0.0.0/8, ::1 and localhost", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) {
+      assert.equal(loadConfig({ env: { ZENMESH_API_HOST: host }, argv: [] }).api.host, host);
+    }
+  });
+
+  test("lets the production profile bind where it is told", () => {
+    const c = loadConfig({ env: { ZENMESH_PROFILE: "production", ZENMESH_API_HOST: "0.0.0.0" }, argv: [] });
+    assert.equal(c.api.host, "0.0.0.0");
   });
 });

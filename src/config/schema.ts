@@ -99,6 +99,11 @@ const host = z
   .string()
   .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), { error: "must be an IP address or a host name" });
 
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
 /** Builds a schema whose output is `Config`; `cwd` anchors relative paths. */
 export function configSchema(cwd: string) {
   return z
@@ -168,6 +173,22 @@ export function configSchema(cwd: string) {
         .prefault({}),
     })
     .superRefine((c, ctx) => {
+      // The dev profile serves plain HTTP and trusts loopback-only exceptions: never off the machine.
+      if (c.profile === "dev") {
+        for (const [path, value] of [
+          [["api", "host"], c.api.host],
+          [["mesh", "host"], c.mesh.host],
+        ] as const) {
+          if (!isLoopback(value)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...path],
+              message:
+                "the dev profile binds loopback only (127.0.0.0/8, ::1, localhost); use the production profile",
+            });
+          }
+        }
+      }
       if (c.sessions.idleTimeoutSeconds > c.sessions.absoluteTimeoutSeconds) {
         ctx.addIssue({
           code: "custom",

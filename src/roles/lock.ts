@@ -3,7 +3,7 @@
  * safety, so a second opener would corrupt it. The lock file holds the owner's
  * pid; a lock left by a dead process is taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ZenError } from "../core/index.ts";
 
@@ -34,10 +34,44 @@ export function lockHolder(dataDir: string): number | undefined {
   }
 }
 
+const TAKEOVER_STALE_MS = 10_000;
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Removes a lock left by a dead process. Only the holder of the exclusively
+ * created takeover file may remove it, and it re-checks the holder first, so
+ * two starters that both saw a dead pid cannot remove each other's new lock.
+ */
+function takeOverStaleLock(dataDir: string): void {
+  const takeover = `${lockPath(dataDir)}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(takeover, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // Another starter is taking over; one that crashed mid-way leaves a file that goes stale.
+    try {
+      if (Date.now() - statSync(takeover).mtimeMs > TAKEOVER_STALE_MS) rmSync(takeover, { force: true });
+    } catch {
+      // gone already
+    }
+    return;
+  }
+  try {
+    if (lockHolder(dataDir) === undefined) rmSync(lockPath(dataDir), { force: true });
+  } finally {
+    closeSync(fd);
+    rmSync(takeover, { force: true });
+  }
+}
+
 export function lockDataDir(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = lockPath(dataDir);
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
       writeSync(fd, `${process.pid}\n`);
@@ -55,7 +89,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
           message: `the data dir ${dataDir} is in use by process ${holder}`,
         });
       }
-      rmSync(path, { force: true });
+      takeOverStaleLock(dataDir);
+      pause(20 + Math.floor(Math.random() * 30));
     }
   }
   throw new ZenError("DATA_DIR_LOCKED", { message: `could not lock the data dir ${dataDir}` });
