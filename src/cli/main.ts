@@ -10,7 +10,7 @@ import { createLogger } from "../log/index.ts";
 import { lockDataDir, lockHolder } from "../roles/lock.ts";
 import { callOperator } from "../roles/operator-client.ts";
 import { serveProduction, serveSupervised } from "../roles/serve.ts";
-import { openServices } from "../roles/services.ts";
+import { migrateDatabase, openServices } from "../roles/services.ts";
 import { runUp } from "../roles/up.ts";
 import { VERSION } from "../roles/version.ts";
 import { splitFlags } from "./args.ts";
@@ -166,8 +166,7 @@ async function main(argv: string[]): Promise<number> {
       const cfg = config(argv.slice(1));
       const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
       try {
-        const svc = await openServices(cfg, { migrate: true });
-        await svc.close();
+        await migrateDatabase(cfg);
       } finally {
         lock?.release();
       }

@@ -1,6 +1,7 @@
 export { describeConfig } from "./describe.ts";
 export { type LoadConfigInput, loadConfig } from "./load.ts";
 export {
+  assertMigrationSafe,
   assertProductionSafe,
   checkRuntimeRole,
   type RoleName,

@@ -93,6 +93,21 @@ export function assertProductionSafe(config: Config, role: RoleName = "backend")
   if (problems.length > 0) refuse(problems);
 }
 
+/** `zenmesh migrate` in production: verified TLS to the database, and nothing else (no master key). */
+export function assertMigrationSafe(config: Config): void {
+  if (config.profile !== "production") return;
+  const problems: string[] = [];
+  if (config.database.url === undefined) {
+    problems.push(`${settingName("database.url")}: a PostgreSQL URL is required`);
+  }
+  for (const path of ["database.url", "database.ownerUrl"] as const) {
+    const url = path === "database.url" ? config.database.url : config.database.ownerUrl;
+    const p = url === undefined ? undefined : postgresTlsProblem(url);
+    if (p !== undefined) problems.push(`${settingName(path)}: ${p}`);
+  }
+  if (problems.length > 0) refuse(problems);
+}
+
 function refuse(problems: string[]): never {
   throw new ZenError("CONFIG_INSECURE", {
     message: `Refusing to start: the production profile forbids this configuration:\n  - ${problems.join("\n  - ")}`,

@@ -6,9 +6,9 @@
  */
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { assertProductionSafe, type Config, checkRuntimeRole } from "../config/index.ts";
+import { assertMigrationSafe, assertProductionSafe, type Config, checkRuntimeRole } from "../config/index.ts";
 import { systemClock, ZenError } from "../core/index.ts";
-import { type OpenedDatabase, openDatabase } from "../db/index.ts";
+import { type DatabaseOptions, type OpenedDatabase, openDatabase } from "../db/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
 import { loadMasterKeyRing, type MasterKeyRing, ZenLock } from "../zenlock/index.ts";
 
@@ -39,6 +39,24 @@ export function withRootCert(url: string, caFile: string | undefined): string {
   return u.toString();
 }
 
+/** Applies migrations with the owner connection; needs no master key (a migration job should not hold it). */
+export async function migrateDatabase(config: Config): Promise<void> {
+  assertMigrationSafe(config);
+  const db = await openDatabase(databaseOptions(config), { migrate: true });
+  await db.close();
+}
+
+function databaseOptions(config: Config): DatabaseOptions {
+  const url = config.database.url;
+  if (!url) return { kind: "pglite", dataDir: pgliteDir(config) };
+  return {
+    kind: "postgres",
+    url: withRootCert(url, config.database.caFile),
+    ownerUrl: config.database.ownerUrl && withRootCert(config.database.ownerUrl, config.database.caFile),
+    poolSize: config.database.poolSize,
+  };
+}
+
 export async function openServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
   assertProductionSafe(config);
   const masterKeys = loadMasterKeyRing({
@@ -47,20 +65,10 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     key: config.masterKey,
     keyFile: config.masterKeyFile,
   });
-  const url = config.database.url;
-  const db = url
-    ? await openDatabase(
-        {
-          kind: "postgres",
-          url: withRootCert(url, config.database.caFile),
-          ownerUrl:
-            config.database.ownerUrl && withRootCert(config.database.ownerUrl, config.database.caFile),
-          poolSize: config.database.poolSize,
-        },
-        // Production migrates only when given the owner connection; otherwise `zenmesh migrate` does.
-        { migrate: opts.migrate ?? (config.profile === "dev" || config.database.ownerUrl !== undefined) },
-      )
-    : await openDatabase({ kind: "pglite", dataDir: pgliteDir(config) });
+  const db = await openDatabase(databaseOptions(config), {
+    // Production migrates only when given the owner connection; otherwise `zenmesh migrate` does.
+    migrate: opts.migrate ?? (config.profile === "dev" || config.database.ownerUrl !== undefined),
+  });
   try {
     if (db.kind === "postgres") {
       const verdict = checkRuntimeRole(await db.inspectRuntimeRole(), config.profile);

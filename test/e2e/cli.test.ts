@@ -209,6 +209,16 @@ describe("the production profile refuses insecure settings", () => {
     assert.match(r.stderr, /verify-full/);
   });
 
+  test("migrate asks only for a verified database connection, never the master key", () => {
+    const r = cli(["migrate"], {
+      ZENMESH_PROFILE: "production",
+      ZENMESH_DATABASE_URL: "postgres://app@127.0.0.1:5432/zenmesh?sslmode=require",
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /ZENMESH_DATABASE_URL/);
+    assert.doesNotMatch(r.stderr, /MASTER_KEY/);
+  });
+
   test("an ingester without mTLS material, or handed database credentials", () => {
     const r = cli(["serve", "ingester"], {
       ZENMESH_BACKEND_URL: "https://127.0.0.1:7710",
