@@ -115,5 +115,32 @@ for (const kind of DRIVERS) {
       assert.ok(!JSON.stringify(after).includes("ghost@example.test"));
       assert.ok((await verifyAuditChain(api.t.db, null)).ok);
     });
+
+    test("a principal naming another tenant's project or tenant is answered 404 and audited", async () => {
+      const a = await api.tenant("probe-a");
+      const b = await api.tenant("probe-b");
+      assertError(
+        await api.request("GET", `/v1/projects/${b.projectId}/api-keys`, { key: a.key }),
+        404,
+        "NOT_FOUND",
+      );
+      const probes = find(await chain(a.tenantId), "authz.unreachable", "denied");
+      assert.deepEqual(
+        probes.map((r) => [r.targetType, r.targetId]),
+        [["project", b.projectId]],
+      );
+      // Tenant B's own chain learns nothing of it.
+      assert.equal(find(await chain(b.tenantId), "authz.unreachable", "denied").length, 0);
+
+      const user = await api.user(a.tenantId, "owner");
+      const cookie = await api.login(user.email, user.password);
+      assertError(
+        await api.request("GET", `/v1/tenants/${b.tenantId}/members`, { cookie }),
+        404,
+        "NOT_FOUND",
+      );
+      const system = find(await chain(SYSTEM_CHAIN), "authz.unreachable", "denied");
+      assert.ok(system.some((r) => r.actorId === user.id && r.targetId === b.tenantId));
+    });
   });
 }

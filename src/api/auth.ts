@@ -6,6 +6,7 @@
  * counted per client address and refused over the limit.
  */
 import type { FastifyRequest } from "fastify";
+import { appendAuditIn } from "../audit/index.ts";
 import { type ActionContext, ZenError } from "../core/index.ts";
 import {
   type ApiKeyPrincipal,
@@ -120,6 +121,33 @@ function assertSameOrigin(req: FastifyRequest): void {
     throw new ZenError("FORBIDDEN", { message: "Cross-origin request refused." });
 }
 
+/**
+ * A principal naming a project or tenant it cannot reach gets 404 — and the
+ * attempt is audited (the key's own tenant chain, or the system chain for a
+ * user), since probing other tenants' ids is what an attacker does.
+ */
+async function unreachable(
+  deps: AuthDeps,
+  req: FastifyRequest,
+  p: Principal,
+  target: { type: string; id: string },
+) {
+  await appendAuditIn(deps.tenancy.db, {
+    tenantId: p.kind === "api_key" ? p.tenantId : null,
+    actor:
+      p.kind === "api_key"
+        ? { type: "api_key", id: p.keyId, projectId: p.projectId }
+        : { type: "user", id: p.userId },
+    action: "authz.unreachable",
+    outcome: "denied",
+    target,
+    correlationId: String(req.id),
+    ip: req.ip,
+    details: { route: req.routeOptions.url ?? null, method: req.method },
+  });
+  return new ZenError("NOT_FOUND");
+}
+
 function base(req: FastifyRequest) {
   return { correlationId: String(req.id), ip: req.ip };
 }
@@ -132,7 +160,7 @@ export async function projectContext(
 ): Promise<ActionContext> {
   const p = await requirePrincipal(deps, req);
   if (p.kind === "api_key") {
-    if (p.projectId !== projectId) throw new ZenError("NOT_FOUND");
+    if (p.projectId !== projectId) throw await unreachable(deps, req, p, { type: "project", id: projectId });
     return remember(req, {
       ...base(req),
       tenantId: p.tenantId,
@@ -156,7 +184,7 @@ export async function projectContext(
       permissions: permissionsForRole(m.role),
     });
   }
-  throw new ZenError("NOT_FOUND");
+  throw await unreachable(deps, req, p, { type: "project", id: projectId });
 }
 
 /** Context for `/v1/tenants/{tenant_id}/…`: members only; API keys never manage tenants. */
@@ -167,7 +195,7 @@ export async function tenantContext(
 ): Promise<ActionContext> {
   const p = await requirePrincipal(deps, req);
   if (p.kind === "api_key") {
-    if (p.tenantId !== tenantId) throw new ZenError("NOT_FOUND");
+    if (p.tenantId !== tenantId) throw await unreachable(deps, req, p, { type: "tenant", id: tenantId });
     return remember(req, {
       ...base(req),
       tenantId,
@@ -177,7 +205,7 @@ export async function tenantContext(
     });
   }
   const m = (await membershipsOf(deps.tenancy, p.userId)).find((x) => x.tenantId === tenantId);
-  if (!m) throw new ZenError("NOT_FOUND");
+  if (!m) throw await unreachable(deps, req, p, { type: "tenant", id: tenantId });
   return remember(req, {
     ...base(req),
     tenantId,
