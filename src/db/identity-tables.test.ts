@@ -39,6 +39,7 @@ const COLUMNS: Record<string, string[]> = {
     "used_by text",
   ],
   hop_nonces: ["signer text", "nonce text", "expires_at timestamp with time zone"],
+  source_directory: ["source_id text", "tenant_id text", "revision bigint", "deleted boolean"],
   // Under the fence, but the one table that stores credentials: hash and salt only.
   api_keys: [
     "id text",

@@ -88,6 +88,41 @@ const TENANT_TABLES: Record<string, TenantTable> = {
       params: [tenant, hash(3)],
     }),
   },
+  sources: {
+    column: "tenant_id",
+    touch: "name",
+    insert: (tenant, n) => ({
+      sql: "insert into sources (id, tenant_id, project_id, name, scheme) values ($1, $2, $3, 's', 'github')",
+      params: [`src_${tenant}_${n}`, tenant, `prj_${tenant}_1`],
+    }),
+  },
+  source_secrets: {
+    column: "tenant_id",
+    touch: "sealed",
+    insert: (tenant, n) => ({
+      sql: "insert into source_secrets (tenant_id, source_id, version, sealed) values ($1, $2, $3, 'zl:x')",
+      params: [tenant, `src_${tenant}_1`, n === "x" ? 99 : Number(n) + 10],
+    }),
+  },
+  events: {
+    column: "tenant_id",
+    touch: "type",
+    insert: (tenant, n) => ({
+      sql: `insert into events (id, tenant_id, project_id, source_id, type, time, ce_source, received_at,
+              correlation_id, fingerprint, fingerprint_version, payload_sealed, payload_bytes)
+            values ($1, $2, $3, 's', 't', now(), 'zenmesh', now(), 'corr_rls', $4, 1, 'zl:x', 1)`,
+      params: [`evt_${tenant}_${n}`, tenant, `prj_${tenant}_1`, hash(4)],
+    }),
+  },
+  ingest_replays: {
+    column: "tenant_id",
+    touch: "event_id",
+    insert: (tenant, n) => ({
+      sql: `insert into ingest_replays (tenant_id, source_id, replay_key, event_id, expires_at)
+            values ($1, 's', $2, 'evt', now() + interval '1 hour')`,
+      params: [tenant, `k${n}`],
+    }),
+  },
 };
 
 /** Public tables outside the fence: identity and bookkeeping, no tenant data. */
@@ -97,6 +132,7 @@ const UNFENCED_TABLES = [
   "join_tokens",
   "schema_migrations",
   "sessions",
+  "source_directory",
   "users",
 ];
 
