@@ -1,0 +1,107 @@
+/**
+ * The ingest pipeline's shared shapes: what the ingester knows of a source
+ * (pushed by the backend, secrets in memory only), what a signature scheme
+ * answers, and what travels from the ingester to the backend.
+ */
+import type { Result } from "../core/index.ts";
+
+export const SCHEME_NAMES = [
+  "github",
+  "gitlab",
+  "stripe",
+  "slack",
+  "shopify",
+  "standard-webhooks",
+  "generic-hmac",
+  "zenmesh",
+] as const;
+export type SchemeName = (typeof SCHEME_NAMES)[number];
+
+/** A source as the ingester holds it. Secrets are plaintext here: memory only, never logged. */
+export interface SourceSnapshot {
+  id: string;
+  tenantId: string;
+  projectId: string;
+  scheme: SchemeName;
+  settings: Readonly<Record<string, unknown>>;
+  signatureRequired: boolean;
+  allowPlainHttp: boolean;
+  /** Lower-case hex SHA-256 fingerprints of client certificates the source must present (empty: not pinned). */
+  clientCertPins: readonly string[];
+  maxBodyBytes: number;
+  /** Media types accepted (`application/json`, …), without parameters. */
+  contentTypes: readonly string[];
+  toleranceSeconds: number;
+  enabled: boolean;
+  /** Valid secrets, newest first; an older one carries the end of its overlap. */
+  secrets: readonly { version: number; value: string; expiresAt: string | null }[];
+  revision: number;
+}
+
+export interface VerifyInput {
+  /** Lower-case header names; a repeated header's values joined with ", ". */
+  headers: Readonly<Record<string, string | undefined>>;
+  body: Buffer;
+  /** Secrets valid now, newest first. */
+  secrets: readonly string[];
+  settings: Readonly<Record<string, unknown>>;
+  now: Date;
+  toleranceSeconds: number;
+}
+
+export interface Verified {
+  /** The provider's id for this delivery (X-GitHub-Delivery, webhook-id, …), for replay detection. */
+  deliveryId?: string;
+  /** The signature that matched, as sent (for "the same signature seen twice"). */
+  signature: string;
+  /** The signed timestamp, for schemes that sign one. */
+  timestamp?: Date;
+}
+
+export type VerifyFailure =
+  | "missing_signature"
+  | "malformed_signature"
+  | "bad_signature"
+  | "missing_timestamp"
+  | "stale"
+  | "future"
+  | "no_secret";
+
+export type VerifyResult = Result<Verified, VerifyFailure>;
+
+/** What a provider says about an event, from its headers and body. */
+export interface EventFacts {
+  /** CloudEvents `type`, e.g. `com.github.push`. */
+  type: string;
+  subject?: string;
+  /** The provider's id for the delivery or the event, when it gives one. */
+  deliveryId?: string;
+  time?: Date;
+}
+
+/** One verified request, as the ingester hands it to the backend (`POST /internal/events`). */
+export interface IngestItem {
+  sourceId: string;
+  receivedAt: string;
+  correlationId: string;
+  contentType: string | null;
+  /** The raw body (for CloudEvents: the event's data), base64. */
+  body: string;
+  /** Replay keys: the delivery id and the matched signature (null when the source verifies none). */
+  deliveryId: string | null;
+  signature: string | null;
+  ce: {
+    type: string;
+    subject: string | null;
+    time: string;
+    dataschema: string | null;
+    /** Extension attributes carried over from an incoming CloudEvent (lower-case names). */
+    extensions: Record<string, string>;
+  };
+}
+
+export type IngestOutcome =
+  | { status: "stored"; eventId: string }
+  | { status: "duplicate"; eventId: string }
+  | { status: "replayed" }
+  | { status: "rejected"; code: "SOURCE_NOT_FOUND" | "SOURCE_DISABLED" | "VALIDATION_FAILED" };
