@@ -246,3 +246,14 @@ describe("the dev profile stays on loopback", () => {
     assert.equal(c.api.host, "0.0.0.0");
   });
 });
+
+test("keeps a unix: Workload API address as given and resolves a bare socket path", () => {
+  const uri = loadConfig({
+    env: { ZENMESH_SPIRE_SOCKET: "unix:///run/spire/agent.sock" },
+    argv: [],
+    cwd: "/srv",
+  });
+  assert.equal(uri.mesh.spireSocket, "unix:///run/spire/agent.sock");
+  const bare = loadConfig({ env: { ZENMESH_SPIRE_SOCKET: "run/agent.sock" }, argv: [], cwd: "/srv" });
+  assert.equal(bare.mesh.spireSocket, "/srv/run/agent.sock");
+});

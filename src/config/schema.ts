@@ -231,7 +231,11 @@ export function configSchema(cwd: string) {
           bundleFile: c.mesh.bundleFile === undefined ? undefined : resolve(cwd, c.mesh.bundleFile),
           certFile: c.mesh.certFile === undefined ? undefined : resolve(cwd, c.mesh.certFile),
           keyFile: c.mesh.keyFile === undefined ? undefined : resolve(cwd, c.mesh.keyFile),
-          spireSocket: c.mesh.spireSocket === undefined ? undefined : resolve(cwd, c.mesh.spireSocket),
+          // `unix:///run/spire/agent.sock` is the Workload API's own form; only a bare path is resolved.
+          spireSocket:
+            c.mesh.spireSocket === undefined || c.mesh.spireSocket.startsWith("unix:")
+              ? c.mesh.spireSocket
+              : resolve(cwd, c.mesh.spireSocket),
         },
       }),
     );

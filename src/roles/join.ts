@@ -106,7 +106,7 @@ export async function startJoinServer(opts: {
       });
     },
   );
-  opts.identity.onUpdate((svid) => server.setSecureContext(tlsOf(svid)));
+  const unsubscribe = opts.identity.onUpdate((svid) => server.setSecureContext(tlsOf(svid)));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => resolve());
@@ -114,7 +114,11 @@ export async function startJoinServer(opts: {
   const addr = server.address() as AddressInfo;
   return {
     url: `https://${opts.host}:${addr.port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        unsubscribe();
+        server.close(() => r());
+      }),
   };
 }
 

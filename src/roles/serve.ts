@@ -198,13 +198,30 @@ export async function serveProduction(role: RoleName, config: Config, logger: Lo
   } else {
     throw new ZenError("CONFIG_INSECURE", { message: `no mTLS material for the ${role} role` });
   }
-  return startRole(role, config, logger, {
-    identity,
-    ca,
-    backendUrl: m.backendUrl,
-    internalPort: internalPortOf(role, config),
-    apiPort: config.api.port,
-  });
+  let running: RunningRole;
+  try {
+    running = await startRole(role, config, logger, {
+      identity,
+      ca,
+      backendUrl: m.backendUrl,
+      internalPort: internalPortOf(role, config),
+      apiPort: config.api.port,
+    });
+  } catch (err) {
+    await identity.close().catch(() => {});
+    throw err;
+  }
+  // The identity source (SPIRE stream, renewal timer, file poller) is this process's to close.
+  return {
+    ...running,
+    async close() {
+      try {
+        await running.close();
+      } finally {
+        await identity.close();
+      }
+    },
+  };
 }
 
 /** Joins with the token once, then renews over mTLS with a fresh key and CSR at half-life. */
