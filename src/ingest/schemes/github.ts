@@ -1,0 +1,82 @@
+/**
+ * GitHub, following "Validating webhook deliveries"
+ * (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
+ *
+ *   X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret as UTF-8, raw body)>
+ *   X-GitHub-Delivery:   a GUID per delivery (not signed)
+ *   X-GitHub-Event:      the event name (not signed)
+ *
+ * Guards against forgery and body tampering (constant-time, every secret
+ * tried). GitHub signs no timestamp, so a captured delivery verifies forever:
+ * replay is caught only by the ingester's dedupe on the delivery id and on the
+ * signature, which is returned in canonical lower-case hex. The legacy
+ * SHA-1 `X-Hub-Signature` is not accepted.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { z } from "zod";
+import { hmacSha256 } from "../../crypto/index.ts";
+import type { EventFacts, VerifyInput, VerifyResult } from "../types.ts";
+import {
+  decodeHex,
+  fail,
+  matchAny,
+  pass,
+  pick,
+  plainHeader,
+  plainText,
+  readHeader,
+  typePart,
+} from "./common.ts";
+import type { DescribeInput, SignatureScheme, SignInput } from "./scheme.ts";
+
+const SIGNATURE = "x-hub-signature-256";
+const DELIVERY = "x-github-delivery";
+const EVENT = "x-github-event";
+const FORMAT = /^sha256=([0-9a-fA-F]{64})$/;
+
+function verify(input: VerifyInput): VerifyResult {
+  if (input.secrets.length === 0) return fail("no_secret");
+  const header = readHeader(input.headers, SIGNATURE);
+  if (header.kind === "absent") return fail("missing_signature");
+  const m = header.kind === "value" ? FORMAT.exec(header.value) : null;
+  const mac = m === null ? undefined : decodeHex(m[1]!, 32);
+  if (mac === undefined) return fail("malformed_signature");
+  const expected = input.secrets.map((secret) => hmacSha256(secret, input.body));
+  if (matchAny(expected, [mac]) < 0) return fail("bad_signature");
+  const value: { signature: string; deliveryId?: string } = { signature: `sha256=${mac.toString("hex")}` };
+  const deliveryId = plainHeader(input.headers, DELIVERY);
+  if (deliveryId !== undefined) value.deliveryId = deliveryId;
+  return pass(value);
+}
+
+function describe(input: DescribeInput): EventFacts {
+  const event = typePart(plainHeader(input.headers, EVENT));
+  const action = typePart(pick(input.json, "action"));
+  let type = "com.github.event";
+  if (event !== undefined)
+    type = action === undefined ? `com.github.${event}` : `com.github.${event}.${action}`;
+  const facts: EventFacts = { type };
+  const subject =
+    plainText(pick(input.json, "repository", "full_name")) ??
+    plainText(pick(input.json, "organization", "login"));
+  if (subject !== undefined) facts.subject = subject;
+  const deliveryId = plainHeader(input.headers, DELIVERY);
+  if (deliveryId !== undefined) facts.deliveryId = deliveryId;
+  return facts;
+}
+
+function sign(input: SignInput): Record<string, string> {
+  return {
+    [SIGNATURE]: `sha256=${hmacSha256(input.secret, input.body).toString("hex")}`,
+    [DELIVERY]: input.id ?? randomUUID(),
+  };
+}
+
+export const github: SignatureScheme = {
+  name: "github",
+  settings: z.strictObject({}).prefault({}),
+  verify,
+  describe,
+  sign,
+  generateSecret: () => randomBytes(32).toString("hex"),
+};
