@@ -1,0 +1,169 @@
+import { z } from "zod";
+import { ZenError } from "../../core/index.ts";
+import {
+  createSource,
+  createSourceInput,
+  deleteSource,
+  getSource,
+  listSources,
+  rotateSecretInput,
+  rotateSourceSecret,
+  type SourceDeps,
+  updateSource,
+  updateSourceInput,
+} from "../../ingest/sources/index.ts";
+import { SCHEME_NAMES } from "../../ingest/types.ts";
+import { projectContext } from "../auth.ts";
+import type { RouteContext } from "../context.ts";
+import { defineRoute } from "../route.ts";
+import { idParam, listOf, pageQuery } from "../schemas.ts";
+
+const source = z.object({
+  id: z.string(),
+  project_id: z.string(),
+  name: z.string(),
+  scheme: z.enum(SCHEME_NAMES),
+  settings: z.record(z.string(), z.unknown()),
+  ingest_url: z.string(),
+  signature_required: z.boolean(),
+  allow_plain_http: z.boolean(),
+  client_cert_pins: z.array(z.string()),
+  max_body_bytes: z.number().int(),
+  content_types: z.array(z.string()),
+  tolerance_seconds: z.number().int(),
+  secret_overlap_seconds: z.number().int(),
+  enabled: z.boolean(),
+  secret_versions: z.array(
+    z.object({ version: z.number().int(), created_at: z.string(), expires_at: z.string().nullable() }),
+  ),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+const withSecret = source.extend({ secret: z.string() });
+
+const projectParams = z.strictObject({ project_id: idParam("prj") });
+const sourceParams = z.strictObject({ project_id: idParam("prj"), source_id: idParam("src") });
+
+/**
+ * Checks that need the scheme (its settings, its secret format) run in the
+ * action; their issue paths are named as the request names them.
+ */
+async function asBody<T>(action: Promise<T>): Promise<T> {
+  try {
+    return await action;
+  } catch (err) {
+    if (!(err instanceof ZenError) || err.code !== "VALIDATION_FAILED") throw err;
+    const issues: unknown = err.details?.issues;
+    if (!Array.isArray(issues)) throw err;
+    throw new ZenError("VALIDATION_FAILED", {
+      message: err.message,
+      details: { issues: issues.map((i: { path: string }) => ({ ...i, path: `body.${i.path}` })) },
+    });
+  }
+}
+
+export function sourceRoutes(rc: RouteContext, ingestBaseUrl: () => string): void {
+  const deps: SourceDeps = { ...rc.tenancy, ingestBaseUrl };
+  defineRoute(rc, {
+    method: "POST",
+    url: "/v1/projects/:project_id/sources",
+    operationId: "createSource",
+    summary: "Create a source (its verification secret is returned once, here and on rotation only)",
+    tag: "sources",
+    auth: true,
+    params: projectParams,
+    body: createSourceInput,
+    responses: { 201: { description: "Created", schema: withSecret } },
+    async handler(req, reply, { params, body }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      const { source: view, secret } = await asBody(createSource(deps, ctx, body));
+      reply.code(201).header("cache-control", "no-store");
+      return { ...view, secret };
+    },
+  });
+
+  defineRoute(rc, {
+    method: "GET",
+    url: "/v1/projects/:project_id/sources",
+    operationId: "listSources",
+    summary: "List the project's sources (never their secrets)",
+    tag: "sources",
+    auth: true,
+    params: projectParams,
+    query: pageQuery,
+    responses: { 200: { description: "A page of sources", schema: listOf(source) } },
+    async handler(req, _reply, { params, query }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      const rows = await listSources(deps, ctx, {
+        limit: query.limit + 1,
+        after: query.after,
+      });
+      const page = rows.slice(0, query.limit);
+      return { data: page, next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+    },
+  });
+
+  defineRoute(rc, {
+    method: "GET",
+    url: "/v1/projects/:project_id/sources/:source_id",
+    operationId: "getSource",
+    summary: "One source (never its secret)",
+    tag: "sources",
+    auth: true,
+    params: sourceParams,
+    responses: { 200: { description: "The source", schema: source } },
+    async handler(req, _reply, { params }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      return getSource(deps, ctx, params.source_id);
+    },
+  });
+
+  defineRoute(rc, {
+    method: "PATCH",
+    url: "/v1/projects/:project_id/sources/:source_id",
+    operationId: "updateSource",
+    summary: "Change a source's name, settings, security settings or enabled flag",
+    tag: "sources",
+    auth: true,
+    params: sourceParams,
+    body: updateSourceInput,
+    responses: { 200: { description: "The updated source", schema: source } },
+    async handler(req, _reply, { params, body }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      return asBody(updateSource(deps, ctx, params.source_id, body));
+    },
+  });
+
+  defineRoute(rc, {
+    method: "DELETE",
+    url: "/v1/projects/:project_id/sources/:source_id",
+    operationId: "deleteSource",
+    summary: "Delete a source and its secrets; ingesters stop accepting its events",
+    tag: "sources",
+    auth: true,
+    params: sourceParams,
+    responses: { 204: { description: "Deleted" } },
+    async handler(req, _reply, { params }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      await deleteSource(deps, ctx, params.source_id);
+    },
+  });
+
+  defineRoute(rc, {
+    method: "POST",
+    url: "/v1/projects/:project_id/sources/:source_id/rotate-secret",
+    operationId: "rotateSourceSecret",
+    summary: "Rotate a source's secret; the previous one keeps verifying for the overlap",
+    tag: "sources",
+    auth: true,
+    params: sourceParams,
+    body: rotateSecretInput,
+    responses: { 200: { description: "The source and its new secret", schema: withSecret } },
+    async handler(req, reply, { params, body }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      const { source: view, secret } = await asBody(rotateSourceSecret(deps, ctx, params.source_id, body));
+      reply.header("cache-control", "no-store");
+      return { ...view, secret };
+    },
+  });
+}

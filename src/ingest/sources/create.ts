@@ -1,0 +1,82 @@
+import { type ActionContext, newId } from "../../core/index.ts";
+import { requirePermission } from "../../tenancy/index.ts";
+import {
+  auditSource,
+  bumpRevision,
+  liveSecretVersions,
+  projectOf,
+  SECRET_SEAL,
+  SOURCE_COLUMNS,
+  type SourceDeps,
+  type SourceRow,
+  type SourceView,
+  secretRowId,
+  toView,
+} from "./common.ts";
+import {
+  type CreateSourceInput,
+  createSourceInput,
+  DEFAULT_CONTENT_TYPES,
+  DEFAULT_MAX_BODY_BYTES,
+  parseInput,
+  unique,
+} from "./input.ts";
+import { checkSecret, checkSettings, newSecret } from "./scheme-rules.ts";
+
+/** Creates a source with secret version 1. The secret is returned here and by rotation only. */
+export async function createSource(
+  deps: SourceDeps,
+  ctx: ActionContext,
+  input: CreateSourceInput,
+): Promise<{ source: SourceView; secret: string }> {
+  requirePermission(ctx, "sources:write");
+  const projectId = projectOf(ctx);
+  const v = parseInput(createSourceInput, input);
+  const settings = checkSettings(v.scheme, v.settings ?? {});
+  const secret = v.secret === undefined ? newSecret(v.scheme) : checkSecret(v.scheme, v.secret, "secret");
+  const id = newId("source");
+  const now = deps.clock.now();
+  return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    const r = await tx.query<SourceRow>(
+      `insert into sources (id, tenant_id, project_id, name, scheme, settings, signature_required, allow_plain_http,
+         client_cert_pins, max_body_bytes, content_types, tolerance_seconds, secret_overlap_seconds, created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::text[], $10, $11::text[], $12, $13, $14, $14)
+       returning ${SOURCE_COLUMNS}`,
+      [
+        id,
+        ctx.tenantId,
+        projectId,
+        v.name,
+        v.scheme,
+        JSON.stringify(settings),
+        v.signature_required ?? true,
+        v.allow_plain_http ?? false,
+        unique(v.client_cert_pins ?? []),
+        v.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+        unique(v.content_types ?? DEFAULT_CONTENT_TYPES),
+        v.tolerance_seconds ?? 300,
+        v.secret_overlap_seconds ?? 86_400,
+        now,
+      ],
+    );
+    const sealed = await deps.zenlock.seal(
+      tx,
+      ctx.tenantId,
+      { ...SECRET_SEAL, rowId: secretRowId(id, 1) },
+      secret,
+    );
+    await tx.query(
+      `insert into source_secrets (tenant_id, source_id, version, sealed, created_at, expires_at)
+       values ($1, $2, 1, $3, $4, null)`,
+      [ctx.tenantId, id, sealed, now],
+    );
+    await bumpRevision(tx, ctx.tenantId, id, "create");
+    await auditSource(tx, ctx, "source.create", id, {
+      scheme: v.scheme,
+      version: 1,
+      secret_origin: v.secret === undefined ? "generated" : "supplied",
+    });
+    const secrets = await liveSecretVersions(tx, ctx.tenantId, [id], now);
+    return { source: toView(deps, r.rows[0]!, secrets), secret };
+  });
+}

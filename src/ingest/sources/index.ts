@@ -1,0 +1,25 @@
+export type { SecretVersionView, SourceDeps, SourceView } from "./common.ts";
+export { createSource } from "./create.ts";
+export { deleteSource } from "./delete.ts";
+export {
+  type CreateSourceInput,
+  createSourceInput,
+  DEFAULT_CONTENT_TYPES,
+  DEFAULT_MAX_BODY_BYTES,
+  MAX_BODY_BYTES_LIMIT,
+  type RotateSecretInput,
+  rotateSecretInput,
+  sourceFields,
+  type UpdateSourceInput,
+  updateSourceInput,
+} from "./input.ts";
+export { getSource, listSources } from "./read.ts";
+export { rotateSourceSecret } from "./rotate.ts";
+export { secretProblem } from "./scheme-rules.ts";
+export {
+  type LoadSourceChangesOptions,
+  loadSourceChanges,
+  SNAPSHOT_PAGE_SIZE,
+  type SourceChanges,
+} from "./snapshot.ts";
+export { updateSource } from "./update.ts";

@@ -1,0 +1,75 @@
+/**
+ * What a source's scheme demands of its settings and its secret. Settings are
+ * validated by the scheme's own schema; a secret must be 8..1024 characters,
+ * and schemes whose providers issue secrets in a fixed format (Standard
+ * Webhooks `whsec_` + base64 of 24..64 bytes; Stripe `whsec_…`) refuse
+ * anything else, so a mistyped secret fails here rather than on every event.
+ */
+import { getScheme } from "../schemes/index.ts";
+import type { SchemeName } from "../types.ts";
+import { issuesOf, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, validationFailed } from "./input.ts";
+
+export function checkSettings(
+  scheme: SchemeName,
+  settings: Record<string, unknown>,
+): Record<string, unknown> {
+  const r = getScheme(scheme).settings.safeParse(settings);
+  if (!r.success) throw validationFailed(issuesOf(r.error, ["settings"]));
+  const out = r.data;
+  if (typeof out !== "object" || out === null || Array.isArray(out)) return {};
+  return out as Record<string, unknown>;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Why this secret cannot serve the scheme, or undefined. */
+export function secretProblem(scheme: SchemeName, secret: string): string | undefined {
+  if (secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) {
+    return `must be ${MIN_SECRET_LENGTH}..${MAX_SECRET_LENGTH} characters`;
+  }
+  switch (scheme) {
+    case "standard-webhooks": {
+      const body = secret.startsWith("whsec_") ? secret.slice(6) : undefined;
+      // Canonical base64 only: the verifier decodes strictly.
+      if (
+        body === undefined ||
+        !BASE64.test(body) ||
+        Buffer.from(body, "base64").toString("base64") !== body
+      ) {
+        return "must be whsec_ followed by base64";
+      }
+      const bytes = Buffer.from(body, "base64").length;
+      if (bytes < 24 || bytes > 64) return "must encode 24..64 bytes";
+      return undefined;
+    }
+    case "stripe":
+      return /^whsec_[A-Za-z0-9]{16,}$/.test(secret)
+        ? undefined
+        : "must be a Stripe signing secret (whsec_…)";
+    case "github":
+    case "gitlab":
+    case "slack":
+    case "shopify":
+    case "generic-hmac":
+    case "zenmesh":
+      return undefined;
+    default: {
+      const never: never = scheme;
+      throw new Error(`unknown scheme ${String(never)}`);
+    }
+  }
+}
+
+export function checkSecret(scheme: SchemeName, secret: string, path: string): string {
+  const problem = secretProblem(scheme, secret);
+  if (problem !== undefined) throw validationFailed([{ path, message: problem }]);
+  return secret;
+}
+
+export function newSecret(scheme: SchemeName): string {
+  const secret = getScheme(scheme).generateSecret();
+  // A generator that breaks its own scheme's format is a bug, not a caller's mistake.
+  const problem = secretProblem(scheme, secret);
+  if (problem !== undefined) throw new Error(`the ${scheme} scheme generated an unusable secret: ${problem}`);
+  return secret;
+}
