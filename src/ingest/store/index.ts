@@ -1,0 +1,10 @@
+export { fingerprint, fingerprintInput } from "./fingerprint.ts";
+export {
+  DEFAULT_DEDUPE_WINDOW_SECONDS,
+  INGESTER_ACTOR,
+  type PersistDeps,
+  type PersistOptions,
+  persistBatch,
+} from "./persist.ts";
+export { replayKeys } from "./replay.ts";
+export { MAX_BODY_BYTES, type ValidItem, validateItem } from "./validate.ts";
