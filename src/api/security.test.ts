@@ -9,9 +9,11 @@ import { after, before, describe, test } from "node:test";
 import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
 import { type IdKind, newId, randomBase62 } from "../core/index.ts";
+import { persistBatch } from "../ingest/store/index.ts";
+import { insertTestSource, testItem } from "../ingest/store/testing.ts";
 import { PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 
-type Param = "tenant_id" | "project_id" | "key_id" | "user_id";
+type Param = "tenant_id" | "project_id" | "key_id" | "user_id" | "event_id" | "source_id";
 type Ids = Record<Param, string>;
 
 const KIND: Record<Param, IdKind> = {
@@ -19,6 +21,8 @@ const KIND: Record<Param, IdKind> = {
   project_id: "project",
   key_id: "apiKey",
   user_id: "user",
+  event_id: "event",
+  source_id: "source",
 };
 
 interface Tenant {
@@ -49,6 +53,10 @@ interface Row {
 
 const memberToChange = async (f: Fixture) => ({
   user_id: (await f.api.user(f.a.ids.tenant_id, "viewer")).id,
+});
+
+const freshSource = async (f: Fixture) => ({
+  source_id: (await f.api.source(f.a.ids.tenant_id, f.a.ids.project_id)).id,
 });
 
 const ROWS: Row[] = [
@@ -124,6 +132,20 @@ const ROWS: Row[] = [
     success: 200,
   },
   {
+    method: "GET",
+    path: "/v1/projects/:project_id/events",
+    permission: "events:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/events/:event_id",
+    permission: "events:read",
+    as: "key",
+    success: 200,
+  },
+  {
     method: "DELETE",
     path: "/v1/projects/:project_id/api-keys/:key_id",
     permission: "api_keys:write",
@@ -131,6 +153,53 @@ const ROWS: Row[] = [
     fresh: async (f) => ({
       key_id: (await f.api.key(f.a.ids.tenant_id, f.a.ids.project_id, ["sources:read"])).id,
     }),
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/sources",
+    permission: "sources:write",
+    as: "key",
+    body: async () => ({ name: "matrix", scheme: "github" }),
+    success: 201,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/sources",
+    permission: "sources:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/sources/:source_id",
+    permission: "sources:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/projects/:project_id/sources/:source_id",
+    permission: "sources:write",
+    as: "key",
+    body: async () => ({ name: "matrix" }),
+    success: 200,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/projects/:project_id/sources/:source_id",
+    permission: "sources:write",
+    as: "key",
+    fresh: freshSource,
+    success: 204,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/sources/:source_id/rotate-secret",
+    permission: "sources:write",
+    as: "key",
+    body: async () => ({}),
+    fresh: freshSource,
     success: 200,
   },
 ];
@@ -155,8 +224,19 @@ for (const kind of DRIVERS) {
       const spare = await api.key(t.tenantId, t.projectId, ["sources:read"]);
       const member = await api.user(t.tenantId, "viewer");
       const owner = await api.user(t.tenantId, "owner");
+      const source = await api.source(t.tenantId, t.projectId);
+      const eventSource = await insertTestSource(api.tenancy.db, t.tenantId, t.projectId);
+      const [event] = await persistBatch(api.tenancy, [testItem(eventSource, api.clock.now())]);
+      if (event?.status !== "stored") throw new Error("the fixture event was not stored");
       return {
-        ids: { tenant_id: t.tenantId, project_id: t.projectId, key_id: spare.id, user_id: member.id },
+        ids: {
+          tenant_id: t.tenantId,
+          project_id: t.projectId,
+          key_id: spare.id,
+          user_id: member.id,
+          event_id: event.eventId,
+          source_id: source.id,
+        },
         key: t.key,
         ownerCookie: await api.login(owner.email, owner.password),
       };

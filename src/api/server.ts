@@ -6,19 +6,21 @@
  */
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { appendAuditIn } from "../audit/index.ts";
-import { actorId, ZenError } from "../core/index.ts";
+import { actorId, correlationIdFrom, ZenError } from "../core/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
 import { type AuthDeps, lastContext, requirePrincipal } from "./auth.ts";
 import type { RouteContext } from "./context.ts";
-import { correlationIdFrom } from "./correlation.ts";
+
 import { toWire, toZenError } from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
 import { createFailureLimiter } from "./rate-limit.ts";
 import { openApiDocument, type RegisteredRoute } from "./route.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sessionRoutes } from "./routes/session.ts";
+import { sourceRoutes } from "./routes/sources.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
 export interface ApiServerOptions {
@@ -31,6 +33,8 @@ export interface ApiServerOptions {
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process. */
   defaultMetrics?: boolean;
   bodyLimitBytes?: number;
+  /** Public base URL of the ingesters, for the ingest URL each source shows. */
+  ingestBaseUrl: () => string;
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
@@ -111,6 +115,8 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   sessionRoutes(rc);
   tenantRoutes(rc);
   apiKeyRoutes(rc);
+  sourceRoutes(rc, opts.ingestBaseUrl);
+  eventRoutes(rc);
 
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", metrics.registry.contentType);

@@ -21,6 +21,8 @@ const ROLE = {
   ZENMESH_MESH_CERT_FILE: "/run/zenmesh/svid.pem",
   ZENMESH_MESH_KEY_FILE: "/run/zenmesh/svid.key",
   ZENMESH_TRUST_BUNDLE_FILE: "/run/zenmesh/bundle.pem",
+  ZENMESH_INGEST_TLS_CERT_FILE: "/run/zenmesh/ingest.pem",
+  ZENMESH_INGEST_TLS_KEY_FILE: "/run/zenmesh/ingest.key",
 };
 
 function roleRefusal(role: "ingester" | "egress" | "bff", env: Record<string, string | undefined>): string {
@@ -117,6 +119,11 @@ describe("assertProductionSafe", () => {
     assert.match(m, /ZENMESH_DATABASE_URL.*must not hold/);
     assert.match(m, /ZENMESH_REDIS_URL.*must not hold/);
     assert.match(m, /ZENMESH_MASTER_KEY \(masterKey\).*must not hold/);
+  });
+
+  test("refuses an ingester whose public listener would serve plain HTTP", () => {
+    const m = roleRefusal("ingester", { ZENMESH_INGEST_TLS_CERT_FILE: undefined });
+    assert.match(m, /ZENMESH_INGEST_TLS_CERT_FILE.*HTTPS in production/);
   });
 
   test("refuses another role without the backend URL", () => {

@@ -62,6 +62,14 @@ export function assertProductionSafe(config: Config, role: RoleName = "backend")
       if (set !== undefined)
         problems.push(`${settingName(path)}: the ${role} role must not hold this credential`);
     }
+    if (
+      role === "ingester" &&
+      (config.ingest.tlsCertFile === undefined || config.ingest.tlsKeyFile === undefined)
+    ) {
+      problems.push(
+        `${settingName("ingest.tlsCertFile")} and ${settingName("ingest.tlsKeyFile")}: the public ingest listener serves HTTPS in production`,
+      );
+    }
     if (config.mesh.backendUrl === undefined) {
       problems.push(
         `${settingName("mesh.backendUrl")}: the ${role} role needs the backend's internal https:// URL`,

@@ -75,6 +75,16 @@ export interface Config {
     /** How often the other roles report to the backend. */
     readonly heartbeatSeconds: number;
   };
+  readonly ingest: {
+    /** The public webhook listener (`POST /e/{source_id}`). */
+    readonly host: string;
+    readonly port: number;
+    /** The base URL sources show as their ingest URL; default: the listener's own. */
+    readonly publicUrl?: string | undefined;
+    /** HTTPS for the public listener (required in production). */
+    readonly tlsCertFile?: string | undefined;
+    readonly tlsKeyFile?: string | undefined;
+  };
 }
 
 const DAY = 86_400;
@@ -171,6 +181,20 @@ export function configSchema(cwd: string) {
           heartbeatSeconds: int(1, 3600).default(10),
         })
         .prefault({}),
+      ingest: z
+        .strictObject({
+          host: host.default("127.0.0.1"),
+          port: int(0, 65_535).default(7701),
+          publicUrl: z
+            .string()
+            .refine((u) => /^https?:\/\/[^/]+$/.test(u), {
+              error: "must be http(s)://host[:port] without a path",
+            })
+            .optional(),
+          tlsCertFile: nonEmpty.optional(),
+          tlsKeyFile: nonEmpty.optional(),
+        })
+        .prefault({}),
     })
     .superRefine((c, ctx) => {
       // The dev profile serves plain HTTP and trusts loopback-only exceptions: never off the machine.
@@ -178,6 +202,7 @@ export function configSchema(cwd: string) {
         for (const [path, value] of [
           [["api", "host"], c.api.host],
           [["mesh", "host"], c.mesh.host],
+          [["ingest", "host"], c.ingest.host],
         ] as const) {
           if (!isLoopback(value)) {
             ctx.addIssue({
@@ -225,6 +250,11 @@ export function configSchema(cwd: string) {
         },
         masterKeyFile: c.masterKeyFile === undefined ? undefined : resolve(cwd, c.masterKeyFile),
         apiKeys: { environment: c.apiKeys.environment ?? (c.profile === "production" ? "live" : "test") },
+        ingest: {
+          ...c.ingest,
+          tlsCertFile: c.ingest.tlsCertFile === undefined ? undefined : resolve(cwd, c.ingest.tlsCertFile),
+          tlsKeyFile: c.ingest.tlsKeyFile === undefined ? undefined : resolve(cwd, c.ingest.tlsKeyFile),
+        },
         mesh: {
           ...c.mesh,
           caFile: resolve(cwd, c.mesh.caFile ?? join(resolve(cwd, c.dataDir), "ca", "ca.json")),

@@ -66,6 +66,11 @@ export const SETTINGS: readonly Setting[] = [
   { path: "mesh.hopSigning", env: "ZENMESH_HOP_SIGNING", kind: "boolean" },
   { path: "mesh.hopToleranceSeconds", env: "ZENMESH_HOP_TOLERANCE_SECONDS", kind: "integer" },
   { path: "mesh.heartbeatSeconds", env: "ZENMESH_HEARTBEAT_SECONDS", kind: "integer" },
+  { path: "ingest.host", env: "ZENMESH_INGEST_HOST", kind: "string" },
+  { path: "ingest.port", env: "ZENMESH_INGEST_PORT", flag: "ingest-port", kind: "integer" },
+  { path: "ingest.publicUrl", env: "ZENMESH_INGEST_PUBLIC_URL", kind: "string" },
+  { path: "ingest.tlsCertFile", env: "ZENMESH_INGEST_TLS_CERT_FILE", kind: "string" },
+  { path: "ingest.tlsKeyFile", env: "ZENMESH_INGEST_TLS_KEY_FILE", kind: "string" },
 ];
 
 /** Where the config file path comes from, besides `loadConfig({ file })`. */

@@ -3,7 +3,7 @@
  * from a W3C `traceparent` trace id, else generated. The value is echoed in
  * responses, logs and audit entries, so anything odd is replaced, not escaped.
  */
-import { newId } from "../core/index.ts";
+import { newId } from "./ids.ts";
 
 const SAFE = /^[A-Za-z0-9._:-]{8,128}$/;
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;

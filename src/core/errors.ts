@@ -29,6 +29,13 @@ export const ERROR_CODES = {
   HOP_SIGNATURE_INVALID: 401,
   HOP_REPLAYED: 401,
   HOP_STALE: 401,
+  SOURCE_NOT_FOUND: 404,
+  SIGNATURE_INVALID: 401,
+  REPLAY_DETECTED: 409,
+  PLAIN_HTTP_NOT_ALLOWED: 403,
+  CLIENT_CERT_REJECTED: 403,
+  MALFORMED_JSON: 400,
+  CLOUDEVENT_INVALID: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -57,6 +64,13 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   HOP_SIGNATURE_INVALID: "The hop signature is missing or invalid.",
   HOP_REPLAYED: "The hop signature was already used.",
   HOP_STALE: "The hop signature is outside the allowed time window.",
+  SOURCE_NOT_FOUND: "No such source.",
+  SIGNATURE_INVALID: "The webhook signature is missing or invalid.",
+  REPLAY_DETECTED: "This delivery was already received.",
+  PLAIN_HTTP_NOT_ALLOWED: "This source accepts webhooks over HTTPS only.",
+  CLIENT_CERT_REJECTED: "This source requires a pinned client certificate.",
+  MALFORMED_JSON: "The body is not valid JSON.",
+  CLOUDEVENT_INVALID: "The CloudEvent is not valid.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);

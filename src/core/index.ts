@@ -1,5 +1,6 @@
 export { type Clock, fixedClock, systemClock } from "./clock.ts";
 export { type ActionContext, type Actor, actorId } from "./context.ts";
+export { correlationIdFrom } from "./correlation.ts";
 export {
   assertNever,
   ERROR_CODES,

@@ -4,14 +4,11 @@
  * stable code and public message leave the process.
  */
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
-import { isZenError, newId, ZenError } from "../core/index.ts";
+import { correlationIdFrom, isZenError, ZenError } from "../core/index.ts";
 
-const SAFE_CORRELATION = /^[A-Za-z0-9._:-]{8,128}$/;
-
-/** A well-formed `X-Correlation-ID` from the calling role, else a fresh one. */
+/** A well-formed `X-Correlation-ID` (or traceparent) from the calling role, else a fresh one. */
 export function correlationIdOf(headers: IncomingHttpHeaders): string {
-  const given = headers["x-correlation-id"];
-  return typeof given === "string" && SAFE_CORRELATION.test(given) ? given : newId("correlation");
+  return correlationIdFrom(headers);
 }
 
 export function toZenError(err: unknown): ZenError {

@@ -83,6 +83,8 @@ for (const kind of DRIVERS) {
         [
           "GET /internal/health",
           "GET /internal/hop-key",
+          "GET /internal/sources",
+          "POST /internal/events",
           "POST /internal/heartbeat",
           "POST /internal/operator",
           "POST /internal/svid",

@@ -25,6 +25,7 @@ import {
   type InternalServer,
   SYSTEM_HOP_TENANT,
 } from "../mesh/index.ts";
+import { ingestRoutes } from "./backend-ingest.ts";
 import type { Services } from "./services.ts";
 
 export interface Heartbeat {
@@ -110,6 +111,13 @@ export async function startBackendMesh(
   }
 
   const routes: InternalRoute[] = [
+    ...ingestRoutes({
+      db: svc.db,
+      zenlock: svc.zenlock,
+      clock: svc.tenancy.clock,
+      trustDomain: td,
+      signed,
+    }),
     {
       method: "GET",
       path: "/internal/health",
@@ -189,6 +197,8 @@ export async function startBackendMesh(
     logger,
     host: config.mesh.host,
     port: opts.port,
+    // Ingesters send batches of up to 8 MiB of events, base64 in JSON.
+    maxBodyBytes: 32 * 1024 * 1024,
     hopVerifier,
     async audit(entry) {
       await appendAuditIn(svc.db, {

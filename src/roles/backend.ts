@@ -31,6 +31,8 @@ export async function startBackend(
     apiPort: number;
     internalPort: number;
     ca?: CertificateAuthority | undefined;
+    /** Where the ingesters listen, for the ingest URLs sources show. */
+    ingestBaseUrl: () => string;
   },
 ): Promise<RunningBackend> {
   const services = await openServices(config);
@@ -42,6 +44,7 @@ export async function startBackend(
     authFailureLimit: config.auth.failureLimit,
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     defaultMetrics: config.metrics.enabled,
+    ingestBaseUrl: opts.ingestBaseUrl,
   });
   let mesh: BackendMesh | undefined;
   let join: JoinServer | undefined;

@@ -128,6 +128,7 @@ describe("zenmesh serve <role> in production", () => {
       apiPort: 0,
       internalPort: 0,
       ca: pki.ca,
+      ingestBaseUrl: () => "https://127.0.0.1:7701",
     });
   });
 
@@ -216,7 +217,17 @@ describe("zenmesh serve <role> in production", () => {
       socketPath,
       initial: { svids: [svidToMessage(firstSvid)], crl: [], federatedBundles: new Map() },
     });
-    const config = roleConfig({ ZENMESH_SPIRE_SOCKET: socketPath });
+    // The public ingest listener serves HTTPS in production; any certificate serves the test.
+    const tlsDir = tempDir("zm-ingest-tls-");
+    const tls = await pki.issue("ingest-listener");
+    writeFileSync(join(tlsDir, "cert.pem"), tls.certChainPem);
+    writeFileSync(join(tlsDir, "key.pem"), tls.keyPem, { mode: 0o600 });
+    const config = roleConfig({
+      ZENMESH_SPIRE_SOCKET: socketPath,
+      ZENMESH_INGEST_PORT: "0",
+      ZENMESH_INGEST_TLS_CERT_FILE: join(tlsDir, "cert.pem"),
+      ZENMESH_INGEST_TLS_KEY_FILE: join(tlsDir, "key.pem"),
+    });
     const started = Date.now();
     const ingester = await serve("ingester", config, logs.logger);
     assert.ok(spire.accepted >= 1);

@@ -59,9 +59,12 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
   const boot = await waitForBoot();
   if (boot.role !== role) throw new ZenError("INTERNAL", { message: "the supervisor booted another role" });
   const identity = createPushedIdentity(fromWire(boot.identity));
+  const ingest = { url: defaultIngestUrl(config) };
   process.on("message", (m) => {
     const msg = m as ToChild;
     if (msg?.type === "identity") identity.push(fromWire(msg.identity));
+    // An operator-set public URL wins over where the ingester happens to listen.
+    if (msg?.type === "peers" && config.ingest.publicUrl === undefined) ingest.url = msg.ingestUrl;
   });
   // The supervisor is gone: a role never outlives it.
   process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));
@@ -71,6 +74,8 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
     backendUrl: boot.peers.backend,
     internalPort: boot.ports.internal,
     apiPort: boot.ports.api ?? config.api.port,
+    ingestPort: boot.ports.ingest,
+    ingestBaseUrl: () => ingest.url,
   });
   const ready: ReadyMessage = {
     type: "ready",
@@ -90,6 +95,14 @@ interface RoleWiring {
   backendUrl?: string | undefined;
   internalPort: number;
   apiPort: number;
+  ingestPort?: number | undefined;
+  ingestBaseUrl: () => string;
+}
+
+function defaultIngestUrl(config: Config): string {
+  if (config.ingest.publicUrl) return config.ingest.publicUrl;
+  const scheme = config.ingest.tlsCertFile ? "https" : "http";
+  return `${scheme}://${config.ingest.host}:${config.ingest.port}`;
 }
 
 function internalPortOf(role: RoleName, config: Config): number {
@@ -121,6 +134,7 @@ async function startRole(
       apiPort: w.apiPort,
       internalPort: w.internalPort,
       ca: w.ca,
+      ingestBaseUrl: w.ingestBaseUrl,
     });
     return { internalUrl: b.internalUrl, publicUrls: b.publicUrls, close: () => b.close() };
   }
@@ -135,6 +149,7 @@ async function startRole(
     hop,
     backendUrl: w.backendUrl,
     internalPort: w.internalPort,
+    ingestPort: w.ingestPort,
   });
   return { internalUrl: worker.internalUrl, publicUrls: worker.publicUrls, close: () => worker.close() };
 }
@@ -206,6 +221,7 @@ export async function serveProduction(role: RoleName, config: Config, logger: Lo
       backendUrl: m.backendUrl,
       internalPort: internalPortOf(role, config),
       apiPort: config.api.port,
+      ingestBaseUrl: () => defaultIngestUrl(config),
     });
   } catch (err) {
     await identity.close().catch(() => {});

@@ -27,6 +27,8 @@ export interface ChildSpec {
   ports: BootMessage["ports"];
   peers: () => BootMessage["peers"];
   hop: BootMessage["hop"];
+  /** Called on every ready message (first start and restarts). */
+  onReady?(msg: ReadyMessage): void;
 }
 
 export interface SupervisedChild {
@@ -37,6 +39,8 @@ export interface SupervisedChild {
   /** Resolves with the first ready message (or rejects if the first start fails). */
   firstReady: Promise<ReadyMessage>;
   stop(): Promise<void>;
+  /** Sends a message to the live process, if any. */
+  send(msg: ToChild): void;
   /** For tests: the live process. */
   process(): ChildProcess | undefined;
 }
@@ -77,6 +81,9 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
     restarts: 0,
     firstReady,
     stop,
+    send: (msg) => {
+      if (child) send(child, msg);
+    },
     process: () => child,
   };
 
@@ -131,6 +138,8 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
       // Restarts bind the ports the first start got, so peers keep their URLs.
       spec.ports.internal = Number(new URL(msg.internal).port);
       if (msg.public.api) spec.ports.api = Number(new URL(msg.public.api).port);
+      if (msg.public.ingest) spec.ports.ingest = Number(new URL(msg.public.ingest).port);
+      spec.onReady?.(msg);
       deps.out(
         `  ${spec.role.padEnd(9)} running   pid ${proc.pid}  internal ${msg.internal}${publicList(msg)}`,
       );

@@ -87,12 +87,14 @@ export async function startUp(
     const hopMaster = deriveMasterHopKey(masterKeys);
     const deps = { config, ca, logger, out };
 
+    let backendOnReady = () => {};
     const backend = superviseChild(deps, {
       role: "backend",
       args: opts.args,
       ports: { internal: config.mesh.backendPort, api: config.api.port },
       peers: () => ({}),
       hop: hopFor(hopMaster, "backend"),
+      onReady: () => backendOnReady(),
     });
     started.push(backend);
     const backendReady = await backend.firstReady;
@@ -103,13 +105,28 @@ export async function startUp(
       egress: config.mesh.egressPort,
       bff: config.mesh.bffPort,
     };
+    // The backend shows sources' ingest URLs: it learns where the ingester listens, again after any restart.
+    let ingestUrl: string | undefined;
+    const tellBackend = () => {
+      if (ingestUrl) backend.send({ type: "peers", ingestUrl });
+    };
+    backendOnReady = tellBackend;
     const workers = WORKER_ROLES.map((role) => {
       const c = superviseChild(deps, {
         role,
         args: opts.args,
-        ports: { internal: portOf[role] },
+        ports:
+          role === "ingester"
+            ? { internal: portOf[role], ingest: config.ingest.port }
+            : { internal: portOf[role] },
         peers: () => ({ backend: backendUrl() }),
         hop: hopFor(hopMaster, role),
+        onReady: (msg) => {
+          if (msg.public.ingest) {
+            ingestUrl = msg.public.ingest;
+            tellBackend();
+          }
+        },
       });
       started.push(c);
       return c;

@@ -23,7 +23,7 @@ export interface BootMessage {
   /** The role's own hop-signing key (derived by the supervisor), base64. */
   hop: { keyId: string; key: string };
   /** Internal ports to bind (a restart reuses what the first start got). */
-  ports: { internal: number; api?: number };
+  ports: { internal: number; api?: number; ingest?: number };
   /** Internal URLs of the roles this one talks to. */
   peers: Partial<Record<RoleName, string>>;
 }
@@ -33,7 +33,13 @@ export interface IdentityMessage {
   identity: SvidWire;
 }
 
-export type ToChild = BootMessage | IdentityMessage;
+/** Tells the backend where the ingester listens, for the ingest URLs sources show. */
+export interface PeersMessage {
+  type: "peers";
+  ingestUrl: string;
+}
+
+export type ToChild = BootMessage | IdentityMessage | PeersMessage;
 
 export interface ReadyMessage {
   type: "ready";

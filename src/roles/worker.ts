@@ -5,7 +5,9 @@
  * heartbeats. Their data paths (ingest, delivery, dashboard) plug in here.
  */
 import type { Config, RoleName } from "../config/index.ts";
+import { systemClock } from "../core/index.ts";
 import type { IdentitySource } from "../identity/types.ts";
+import { startIngester } from "../ingest/ingester/index.ts";
 import type { Logger } from "../log/index.ts";
 import {
   createHopSigner,
@@ -30,6 +32,8 @@ export interface WorkerOptions {
   hop: { keyId: string; key: Buffer };
   backendUrl: string;
   internalPort: number;
+  /** The public ingest port (ingester only); a restart reuses the first start's. */
+  ingestPort?: number | undefined;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
@@ -61,6 +65,20 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     expectServer: id("backend"),
     hopSigner: createHopSigner({ keyId: opts.hop.keyId, key: opts.hop.key }),
   });
+  const ingester =
+    opts.role === "ingester"
+      ? await startIngester({
+          backend,
+          logger: opts.logger,
+          clock: systemClock,
+          host: opts.config.ingest.host,
+          port: opts.ingestPort ?? opts.config.ingest.port,
+          tlsCertFile: opts.config.ingest.tlsCertFile,
+          tlsKeyFile: opts.config.ingest.tlsKeyFile,
+          // Plain HTTP exists only in the dev profile, which binds loopback only.
+          plainHttpAllowed: opts.config.profile === "dev",
+        })
+      : undefined;
   let warned = false;
   let failures = 0;
   const beat = async () => {
@@ -85,10 +103,11 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   timer.unref();
   return {
     internalUrl: server.url,
-    publicUrls: {},
+    publicUrls: ingester ? { ingest: ingester.url } : {},
     backend,
     async close() {
       clearInterval(timer);
+      await ingester?.close();
       await backend.close();
       await server.close();
     },

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PGLITE_TEMPLATE } from "../support/env.ts";
+import { ANY_PORTS } from "../support/ports.ts";
 
 const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
 
@@ -58,8 +59,8 @@ describe("zenmesh up on the embedded default", () => {
 
   before(async () => {
     dir = seededDataDir();
-    child = spawn(process.execPath, [BIN, "up", "--data-dir", dir, "--api-port", "0"], {
-      env: { ...process.env, ZENMESH_LOG_LEVEL: "warn" },
+    child = spawn(process.execPath, [BIN, "up", "--data-dir", dir], {
+      env: { ...process.env, ZENMESH_LOG_LEVEL: "warn", ...ANY_PORTS },
       stdio: ["ignore", "pipe", "pipe"],
     });
     banner = await waitForLine(child, /ready in \d+ ms/);
@@ -165,7 +166,7 @@ describe("zenmesh up on the embedded default", () => {
   });
 
   test("refuses a second `up` on the same data dir", () => {
-    const r = cli(["up", "--data-dir", dir, "--api-port", "0"]);
+    const r = cli(["up", "--data-dir", dir], ANY_PORTS);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /DATA_DIR_LOCKED/);
   });

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PGLITE_TEMPLATE, REDIS_URL } from "../support/env.ts";
+import { ANY_PORTS } from "../support/ports.ts";
 
 const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
 const MASTER_KEY = randomBytes(32).toString("base64");
@@ -76,11 +77,7 @@ describe("the mesh under zenmesh up", () => {
         ZENMESH_LOG_LEVEL: "warn",
         ZENMESH_MASTER_KEY: MASTER_KEY,
         ZENMESH_REDIS_URL: REDIS_URL,
-        ZENMESH_API_PORT: "0",
-        ZENMESH_BACKEND_INTERNAL_PORT: "0",
-        ZENMESH_INGESTER_INTERNAL_PORT: "0",
-        ZENMESH_EGRESS_INTERNAL_PORT: "0",
-        ZENMESH_BFF_INTERNAL_PORT: "0",
+        ...ANY_PORTS,
         ZENMESH_SVID_TTL_SECONDS: "4",
         ZENMESH_HEARTBEAT_SECONDS: "1",
       },

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { buildApiServer } from "../../src/api/server.ts";
 import { fixedClock, newId } from "../../src/core/index.ts";
 import type { DriverKind } from "../../src/db/index.ts";
+import { type CreateSourceInput, createSource, type SourceDeps } from "../../src/ingest/sources/index.ts";
 import { captureLogs } from "../../src/log/testing.ts";
 import {
   createApiKey,
@@ -24,7 +25,8 @@ import { freshDatabase, type TestDatabase } from "./db.ts";
 export interface TestApi {
   t: TestDatabase;
   url: string;
-  tenancy: TenancyDeps;
+  /** Tenancy services, plus the ingest base URL sources are shown under. */
+  tenancy: SourceDeps;
   clock: ReturnType<typeof fixedClock>;
   logs: ReturnType<typeof captureLogs>;
   /** Every response body the tests received, for leak checks. */
@@ -45,6 +47,12 @@ export interface TestApi {
     role: Role,
     password?: string,
   ): Promise<{ id: string; email: string; password: string }>;
+  /** A source in a project (a GitHub one unless the input says otherwise), with its secret. */
+  source(
+    tenantId: string,
+    projectId: string,
+    input?: Partial<CreateSourceInput>,
+  ): Promise<{ id: string; secret: string }>;
   /** A user that belongs to no tenant yet. */
   lonelyUser(password?: string): Promise<{ id: string; email: string; password: string }>;
   /** Signs in and returns the session cookie header value. */
@@ -62,6 +70,9 @@ export function assertError(res: TestResponse, status: number, code: string, wha
   assert.equal(res.json.error.correlation_id, res.headers.get("x-correlation-id"), label);
   assert.match(res.json.error.correlation_id, /^\S{8,128}$/, label);
 }
+
+/** The ingest base URL test APIs show sources under. */
+export const TEST_INGEST_BASE_URL = "http://127.0.0.1:7701";
 
 export interface RequestOptions {
   key?: string;
@@ -83,12 +94,13 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
   const t = await freshDatabase(kind);
   const clock = fixedClock(Date.now());
   const logs = captureLogs();
-  const tenancy: TenancyDeps = {
+  const tenancy: TenancyDeps & Pick<SourceDeps, "ingestBaseUrl"> = {
     db: t.db,
     zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test") }),
     clock,
     apiKeyEnvironment: "test",
     sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
+    ingestBaseUrl: () => TEST_INGEST_BASE_URL,
   };
   const app = buildApiServer({
     tenancy,
@@ -98,6 +110,7 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
     authFailureLimit: opts.failureLimit ?? 1000,
     authFailureWindowSeconds: 60,
     defaultMetrics: false,
+    ingestBaseUrl: tenancy.ingestBaseUrl,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -154,6 +167,20 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
         { name: "test key", permissions, expiresAt: expiresAt ?? null },
       );
       return { id: r.key.id, secret: r.secret };
+    },
+    async source(tenantId, projectId, input = {}) {
+      const r = await createSource(
+        tenancy,
+        {
+          tenantId,
+          projectId,
+          actor: operator,
+          permissions: new Set(PROJECT_PERMISSIONS),
+          correlationId: newId("correlation"),
+        },
+        { name: "test source", scheme: "github", ...input },
+      );
+      return { id: r.source.id, secret: r.secret };
     },
     async lonelyUser(password = `pw-${newId("user")}`) {
       const email = `${newId("user").toLowerCase()}@example.test`;

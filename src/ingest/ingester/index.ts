@@ -1,0 +1,63 @@
+/**
+ * The ingester role's data path: a source snapshot pushed from the backend,
+ * a batcher towards the backend's internal events API, and the public
+ * listener. It holds no database credentials: durability is the backend's.
+ */
+import { readFileSync } from "node:fs";
+import type { Clock } from "../../core/index.ts";
+import type { Logger } from "../../log/index.ts";
+import type { InternalClient } from "../../mesh/index.ts";
+import { createBatcher } from "./batcher.ts";
+import { type IngestServer, startIngestServer } from "./server.ts";
+import { createSourceCache, type SourceCache } from "./source-cache.ts";
+
+export { type Batcher, createBatcher } from "./batcher.ts";
+export { type IngestServer, startIngestServer } from "./server.ts";
+export { createSourceCache, type SourceCache, type SourceChanges } from "./source-cache.ts";
+
+export interface RunningIngester {
+  url: string;
+  sources: SourceCache;
+  close(): Promise<void>;
+}
+
+export async function startIngester(opts: {
+  backend: InternalClient;
+  logger: Logger;
+  clock: Clock;
+  host: string;
+  port: number;
+  tlsCertFile?: string | undefined;
+  tlsKeyFile?: string | undefined;
+  plainHttpAllowed: boolean;
+}): Promise<RunningIngester> {
+  const sources = createSourceCache({ backend: opts.backend, logger: opts.logger });
+  const batcher = createBatcher({ backend: opts.backend });
+  let server: IngestServer;
+  try {
+    server = await startIngestServer({
+      sources,
+      batcher,
+      logger: opts.logger,
+      clock: opts.clock,
+      host: opts.host,
+      port: opts.port,
+      tls:
+        opts.tlsCertFile && opts.tlsKeyFile
+          ? { cert: readFileSync(opts.tlsCertFile, "utf8"), key: readFileSync(opts.tlsKeyFile, "utf8") }
+          : undefined,
+      plainHttpAllowed: opts.plainHttpAllowed,
+    });
+  } catch (err) {
+    sources.close();
+    throw err;
+  }
+  return {
+    url: server.url,
+    sources,
+    async close() {
+      await server.close();
+      sources.close();
+    },
+  };
+}

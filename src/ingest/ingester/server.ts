@@ -1,0 +1,312 @@
+/**
+ * The public ingest listener: `POST /e/{source_id}`. Guards against forged
+ * and replayed webhooks (provider signature schemes with timestamp windows,
+ * replay keys checked by the backend), oversized or slow requests (hard body
+ * cap, header and request timeouts), wrong media types, plain HTTP where a
+ * source did not allow it, and probing for source ids (an unknown source costs
+ * the same work as a known one with a bad signature). It answers 202 only
+ * after the backend committed the event; when the backend cannot be reached
+ * it answers 503 with Retry-After and stores nothing.
+ */
+import { randomBytes, X509Certificate } from "node:crypto";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { type Clock, correlationIdFrom, isZenError, ZenError } from "../../core/index.ts";
+import { hmacSha256, sha256 } from "../../crypto/index.ts";
+import type { Logger } from "../../log/index.ts";
+import { detectMode, ingestFields, parseIncoming } from "../cloudevents/index.ts";
+import { getScheme } from "../schemes/index.ts";
+import type { IngestItem, IngestOutcome, SourceSnapshot, Verified } from "../types.ts";
+import type { Batcher } from "./batcher.ts";
+import { headerMap, mediaType, readBody } from "./request.ts";
+import type { SourceCache } from "./source-cache.ts";
+
+const PATH = /^\/e\/([^/?#]{1,64})(?:\?.*)?$/;
+const DEFAULT_MAX_BODY = 1024 * 1024;
+const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json$/;
+
+export interface IngestServerOptions {
+  sources: SourceCache;
+  batcher: Batcher;
+  logger: Logger;
+  clock: Clock;
+  host: string;
+  port: number;
+  /** HTTPS with these (production); plain HTTP without (dev, loopback only). */
+  tls?: { cert: string; key: string } | undefined;
+  /** Whether a source's allow_plain_http may take effect here (dev profile on loopback). */
+  plainHttpAllowed: boolean;
+  onOutcome?(outcome: string): void;
+}
+
+export interface IngestServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, err: ZenError, correlationId: string) {
+  const headers: Record<string, string> = { "x-correlation-id": correlationId, ...(err.headers ?? {}) };
+  // A request whose body we stopped reading must not keep the connection.
+  if (err.code === "PAYLOAD_TOO_LARGE") headers.connection = "close";
+  reply(
+    res,
+    err.status,
+    {
+      error: {
+        code: err.code,
+        message: err.message,
+        correlation_id: correlationId,
+        ...(err.details && err.status < 500 ? { details: err.details } : {}),
+      },
+    },
+    headers,
+  );
+}
+
+function validSecrets(source: SourceSnapshot, now: Date): string[] {
+  return source.secrets
+    .filter((s) => s.expiresAt === null || Date.parse(s.expiresAt) > now.getTime())
+    .map((s) => s.value);
+}
+
+function checkTransport(req: IncomingMessage, source: SourceSnapshot, opts: IngestServerOptions): void {
+  const tls = (req.socket as TLSSocket).encrypted === true;
+  if (!tls && !(opts.plainHttpAllowed && source.allowPlainHttp)) throw new ZenError("PLAIN_HTTP_NOT_ALLOWED");
+  if (source.clientCertPins.length > 0) {
+    const raw = tls ? (req.socket as TLSSocket).getPeerCertificate()?.raw : undefined;
+    const fingerprint = raw ? new X509Certificate(raw).fingerprint256.replaceAll(":", "").toLowerCase() : "";
+    if (!source.clientCertPins.includes(fingerprint)) throw new ZenError("CLIENT_CERT_REJECTED");
+  }
+}
+
+function verify(
+  source: SourceSnapshot,
+  headers: Record<string, string>,
+  body: Buffer,
+  now: Date,
+): Verified | undefined {
+  if (!source.signatureRequired) return undefined;
+  const r = getScheme(source.scheme).verify({
+    headers,
+    body,
+    secrets: validSecrets(source, now),
+    settings: source.settings,
+    now,
+    toleranceSeconds: source.toleranceSeconds,
+  });
+  if (!r.ok) throw new ZenError("SIGNATURE_INVALID", { details: { reason: r.reason } });
+  return r.value;
+}
+
+function itemsOf(
+  source: SourceSnapshot,
+  headers: Record<string, string>,
+  body: Buffer,
+  contentType: string,
+  verified: Verified | undefined,
+  correlationId: string,
+  now: Date,
+): IngestItem[] {
+  const base = { sourceId: source.id, receivedAt: now.toISOString(), correlationId };
+  const mode = detectMode(headers);
+  if (mode !== "none") {
+    const parsed = parseIncoming(mode, headers, body);
+    if (!parsed.ok) throw new ZenError("CLOUDEVENT_INVALID", { details: { reason: parsed.reason } });
+    return parsed.value.map((e, i) => {
+      const fields = ingestFields(e, now);
+      return {
+        ...base,
+        ...fields,
+        // CloudEvents ids are unique per source (spec 3.1): (source, id) is the replay key, hashed to bound it.
+        deliveryId: fields.deliveryId === null ? null : `ce:${sha256(fields.deliveryId).toString("hex")}`,
+        // One request, one signature: it is a replay key for the request, not for each event in a batch.
+        signature: i === 0 ? (verified?.signature ?? null) : null,
+      };
+    });
+  }
+  let json: unknown;
+  if (JSON_TYPE.test(contentType)) {
+    try {
+      json = JSON.parse(body.toString("utf8"));
+    } catch {
+      throw new ZenError("MALFORMED_JSON");
+    }
+  }
+  const facts = getScheme(source.scheme).describe({ headers, body, json, settings: source.settings });
+  return [
+    {
+      ...base,
+      contentType,
+      body: body.toString("base64"),
+      deliveryId: verified?.deliveryId ?? facts.deliveryId ?? null,
+      signature: verified?.signature ?? null,
+      ce: {
+        type: facts.type,
+        subject: facts.subject ?? null,
+        time: (facts.time ?? now).toISOString(),
+        dataschema: null,
+        extensions: {},
+      },
+    },
+  ];
+}
+
+function answer(res: ServerResponse, outcomes: IngestOutcome[], batch: boolean, correlationId: string) {
+  const h = { "x-correlation-id": correlationId };
+  if (!batch) {
+    const o = outcomes[0]!;
+    switch (o.status) {
+      case "stored":
+        return reply(res, 202, { id: o.eventId }, h);
+      case "duplicate":
+        return reply(res, 202, { id: o.eventId, duplicate: true }, h);
+      case "replayed":
+        return fail(res, new ZenError("REPLAY_DETECTED"), correlationId);
+      case "rejected":
+        return fail(
+          res,
+          new ZenError(o.code === "VALIDATION_FAILED" ? "VALIDATION_FAILED" : "SOURCE_NOT_FOUND"),
+          correlationId,
+        );
+      default: {
+        const never: never = o;
+        throw new Error(`unknown outcome ${String(never)}`);
+      }
+    }
+  }
+  const events = outcomes.map((o) =>
+    o.status === "stored"
+      ? { id: o.eventId }
+      : o.status === "duplicate"
+        ? { id: o.eventId, duplicate: true }
+        : { error: o.status === "replayed" ? "REPLAY_DETECTED" : o.code },
+  );
+  reply(res, 202, { events }, h);
+}
+
+export async function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
+  // Work done for an unknown source, so its answer takes as long as a bad signature's.
+  const decoyKey = randomBytes(32);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const correlationId = correlationIdFrom(req.headers);
+    const started = performance.now();
+    let outcome = "error";
+    try {
+      if (req.method !== "POST") {
+        throw new ZenError("METHOD_NOT_ALLOWED", { headers: { allow: "POST" } });
+      }
+      const m = PATH.exec(req.url ?? "");
+      if (!m) throw new ZenError("NOT_FOUND");
+      if (!opts.sources.ready()) {
+        throw new ZenError("UNAVAILABLE", { headers: { "retry-after": "2" } });
+      }
+      const source = opts.sources.get(m[1]!);
+      if (!source || !source.enabled) {
+        const body = await readBody(req, DEFAULT_MAX_BODY);
+        hmacSha256(decoyKey, body);
+        throw new ZenError("SOURCE_NOT_FOUND");
+      }
+      checkTransport(req, source, opts);
+      const contentType = mediaType(req);
+      if (!contentType || !source.contentTypes.includes(contentType))
+        throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
+      const body = await readBody(req, source.maxBodyBytes);
+      const headers = headerMap(req);
+      const now = opts.clock.now();
+      const verified = verify(source, headers, body, now);
+      const items = itemsOf(source, headers, body, contentType, verified, correlationId, now);
+      if (items.length === 0) {
+        reply(res, 202, { events: [] }, { "x-correlation-id": correlationId });
+        outcome = "empty";
+        return;
+      }
+      let outcomes: IngestOutcome[];
+      try {
+        outcomes = await opts.batcher.submit(items);
+      } catch (err) {
+        // Not stored, or not known to be: never a 2xx. The sender retries.
+        throw new ZenError("UNAVAILABLE", { cause: err, headers: { "retry-after": "5" } });
+      }
+      outcome = outcomes.length === 1 ? outcomes[0]!.status : "batch";
+      answer(res, outcomes, detectMode(headers) === "batch", correlationId);
+    } catch (err) {
+      const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
+      outcome = z.code;
+      if (z.status >= 500 && z.code !== "UNAVAILABLE") {
+        opts.logger.error({ correlation_id: correlationId, err: z.cause ?? z }, "ingest failed");
+      }
+      fail(res, z, correlationId);
+    } finally {
+      opts.onOutcome?.(outcome);
+      opts.logger.debug(
+        { correlation_id: correlationId, outcome, ms: Math.round((performance.now() - started) * 10) / 10 },
+        "ingest",
+      );
+    }
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.logger.error({ err }, "ingest handler crashed");
+      if (!res.headersSent) res.destroy();
+    });
+  };
+  const serverOptions = {
+    maxHeaderSize: 16 * 1024,
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    keepAliveTimeout: 5_000,
+  };
+  const server: Server = opts.tls
+    ? createHttpsServer(
+        {
+          ...serverOptions,
+          cert: opts.tls.cert,
+          key: opts.tls.key,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        listener,
+      )
+    : createHttpServer(serverOptions, listener);
+  server.maxHeadersCount = 100;
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `${opts.tls ? "https" : "http"}://${host}:${addr.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

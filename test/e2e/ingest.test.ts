@@ -1,0 +1,268 @@
+/**
+ * Webhooks into `zenmesh up`, end to end: a provider-signed request is
+ * verified by the ingester, committed (encrypted) by the backend, and only
+ * then acknowledged; the backend killed mid-stream never costs an
+ * acknowledged event.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Webhook } from "standardwebhooks";
+import { PGLITE_TEMPLATE } from "../support/env.ts";
+import { ANY_PORTS } from "../support/ports.ts";
+
+const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
+
+function githubHeaders(secret: string, body: string, event = "push") {
+  return {
+    "content-type": "application/json",
+    "x-github-event": event,
+    "x-github-delivery": randomUUID(),
+    "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+  };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("ingest through zenmesh up", () => {
+  let dir: string;
+  let child: ChildProcess;
+  let stdout = "";
+  let api: string;
+  let ingest: string;
+  let key: string;
+  let projectId: string;
+  let source: { id: string; ingest_url: string; secret: string };
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(api + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await r.text();
+    return { status: r.status, json: text ? JSON.parse(text) : undefined, text };
+  };
+
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies are narrowed by each assertion
+  type Answer = { status: number; json: any };
+  const send = (body: string, headers: Record<string, string>, url = source.ingest_url): Promise<Answer> =>
+    fetch(url, { method: "POST", headers, body }).then(async (r) => ({
+      status: r.status,
+      json: await r.json(),
+    }));
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "zm-ingest-"));
+    if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
+    const env = {
+      ...process.env,
+      ZENMESH_LOG_LEVEL: "warn",
+      ...ANY_PORTS,
+    };
+    child = spawn(process.execPath, [BIN, "up", "--data-dir", dir], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    await until("ready", async () => (/ready in \d+ ms/.test(stdout) ? true : undefined));
+    const endpoints = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as Record<string, string>;
+    api = endpoints.api!;
+    ingest = endpoints.ingest!;
+    const t = spawnSync(
+      process.execPath,
+      [BIN, "tenant", "create", "--name", "acme", "--json", "--data-dir", dir],
+      {
+        encoding: "utf8",
+        env,
+      },
+    );
+    assert.equal(t.status, 0, t.stderr);
+    ({ api_key: key, project_id: projectId } = JSON.parse(t.stdout));
+    const created = await call("POST", `/v1/projects/${projectId}/sources`, {
+      name: "github",
+      scheme: "github",
+      allow_plain_http: true,
+    });
+    assert.equal(created.status, 201, created.text);
+    source = created.json;
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("shows the ingester's real address as the source's ingest URL", () => {
+    assert.equal(source.ingest_url, `${ingest}/e/${source.id}`);
+  });
+
+  test("acknowledges a GitHub-signed webhook only once it is stored, encrypted, as a CloudEvent", async () => {
+    const canary = `canary-${randomBytes(8).toString("hex")}`;
+    const body = JSON.stringify({
+      ref: "refs/heads/main",
+      note: canary,
+      repository: { full_name: "acme/api" },
+    });
+    const r = await until("the source to reach the ingester", async () => {
+      const x = await send(body, githubHeaders(source.secret, body));
+      return x.status === 202 ? x : undefined;
+    });
+    const id: string = r.json.id;
+    assert.match(id, /^evt_/);
+    const ev = await call("GET", `/v1/projects/${projectId}/events/${id}`);
+    assert.equal(ev.status, 200, ev.text);
+    assert.equal(ev.json.specversion, "1.0");
+    assert.equal(ev.json.type, "com.github.push");
+    assert.equal(ev.json.data.note, canary);
+    // At rest the payload is sealed: the plaintext is nowhere in the database files.
+    const files = spawnSync("grep", ["-rl", canary, join(dir, "pgdata")], { encoding: "utf8" });
+    assert.equal(files.stdout.trim(), "", `plaintext found in ${files.stdout}`);
+  });
+
+  test("refuses a replayed delivery: the same GitHub delivery id, or the same signature", async () => {
+    const body = JSON.stringify({ ref: "refs/heads/replay", n: randomUUID() });
+    const headers = githubHeaders(source.secret, body);
+    assert.equal((await send(body, headers)).status, 202);
+    const replay = await send(body, headers);
+    assert.equal(replay.status, 409);
+    assert.equal(replay.json.error.code, "REPLAY_DETECTED");
+    // GitHub signs no timestamp: the same body under a new delivery id repeats the signature.
+    const resent = await send(body, { ...headers, "x-github-delivery": randomUUID() });
+    assert.equal(resent.status, 409);
+  });
+
+  test("answers a duplicate (same content, new delivery) with the first event's id", async () => {
+    const sw = await call("POST", `/v1/projects/${projectId}/sources`, {
+      name: "standard webhooks",
+      scheme: "standard-webhooks",
+      allow_plain_http: true,
+    });
+    assert.equal(sw.status, 201, sw.text);
+    // The standardwebhooks package signs, independently of zenmesh's own code.
+    const signer = new Webhook(sw.json.secret);
+    const body = JSON.stringify({ type: "invoice.paid", data: { id: randomUUID() } });
+    const signed = (id: string) => {
+      const at = new Date();
+      return {
+        "content-type": "application/json",
+        "webhook-id": id,
+        "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+        "webhook-signature": signer.sign(id, at, body),
+      };
+    };
+    const first = await until(
+      "the new source to reach the ingester",
+      async () => {
+        const x = await send(body, signed(`msg_${randomUUID()}`), sw.json.ingest_url);
+        return x.status === 202 ? x : undefined;
+      },
+      5000,
+    );
+    const again = await send(body, signed(`msg_${randomUUID()}`), sw.json.ingest_url);
+    assert.equal(again.status, 202, JSON.stringify(again.json));
+    assert.equal(again.json.id, first.json.id);
+    assert.equal(again.json.duplicate, true);
+    const list = await call("GET", `/v1/projects/${projectId}/events?source_id=${sw.json.id}`);
+    assert.equal(list.json.data.length, 1, "stored once");
+  });
+
+  test("refuses a bad signature, an unknown source, a foreign media type and an oversized body", async () => {
+    const body = JSON.stringify({ ref: "x" });
+    const bad = await send(body, githubHeaders("not-the-secret", body));
+    assert.equal(bad.status, 401);
+    assert.equal(bad.json.error.code, "SIGNATURE_INVALID");
+    const unknown = await send(
+      body,
+      githubHeaders(source.secret, body),
+      `${ingest}/e/src_0000000000000000000000`,
+    );
+    assert.equal(unknown.status, 404);
+    const text = await send(body, { ...githubHeaders(source.secret, body), "content-type": "text/plain" });
+    assert.equal(text.status, 415);
+    const big = "x".repeat(1024 * 1024 + 1);
+    const large = await fetch(source.ingest_url, {
+      method: "POST",
+      headers: githubHeaders(source.secret, big),
+      body: big,
+    });
+    assert.equal(large.status, 413);
+  });
+
+  test("a rotated secret works at once, and the old one keeps working during the overlap", async () => {
+    const rotated = await call("POST", `/v1/projects/${projectId}/sources/${source.id}/rotate-secret`, {
+      overlap_seconds: 3600,
+    });
+    assert.equal(rotated.status, 200, rotated.text);
+    const fresh: string = rotated.json.secret;
+    assert.notEqual(fresh, source.secret);
+    const body = JSON.stringify({ ref: "refs/heads/rotated", n: randomUUID() });
+    await until(
+      "the new secret to reach the ingester",
+      async () => {
+        const x = await send(body, githubHeaders(fresh, body));
+        return x.status === 202 ? x : undefined;
+      },
+      5000,
+    );
+    const old = JSON.stringify({ ref: "refs/heads/old", n: randomUUID() });
+    assert.equal((await send(old, githubHeaders(source.secret, old))).status, 202);
+    source.secret = fresh;
+  });
+
+  test("killing the backend mid-stream loses no acknowledged event", async (t) => {
+    const acked: string[] = [];
+    let refused = 0;
+    let n = 0;
+    const stopAt = Date.now() + 12_000;
+    const pid = Number(/backend\s+running\s+pid (\d+)/.exec(stdout)?.[1]);
+    const killer = setTimeout(() => process.kill(pid, "SIGKILL"), 1500);
+    const worker = async () => {
+      while (Date.now() < stopAt) {
+        const body = JSON.stringify({ ref: "refs/heads/stream", n: n++, at: Date.now() });
+        try {
+          const r = await send(body, githubHeaders(source.secret, body));
+          if (r.status === 202) acked.push(r.json.id);
+          else refused++;
+        } catch {
+          refused++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    clearTimeout(killer);
+    assert.match(stdout, /backend\s+exited\s+SIGKILL/);
+    assert.ok(refused > 0, "some requests met the dead backend");
+    assert.ok(acked.length > 20, `only ${acked.length} acknowledged`);
+    t.diagnostic(
+      `acknowledged ${acked.length} (${new Set(acked).size} distinct), refused ${refused}; checking every acknowledged id`,
+    );
+    for (const id of new Set(acked)) {
+      const ev = await until(`event ${id} after the restart`, async () => {
+        const r = await call("GET", `/v1/projects/${projectId}/events/${id}`);
+        return r.status === 200 ? r : undefined;
+      });
+      assert.equal(ev.json.id, id);
+    }
+  });
+});
