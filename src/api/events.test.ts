@@ -83,38 +83,41 @@ for (const kind of DRIVERS) {
         key: a.key,
       });
       assert.equal(all.status, 200, all.text);
-      const order: string[] = all.json.data.map((e: { id: string }) => e.id);
+      const order: string[] = all.json.data.map((e: { event: { id: string } }) => e.event.id);
       // Ties are ordered by id in the database's collation; which order matters less than that it is one.
       assert.deepEqual([...order.slice(0, 3)].sort(), tied);
       assert.deepEqual(order.slice(3), [...ids].reverse());
       assert.equal(all.json.next_cursor, null);
       for (const e of all.json.data) {
         assert.ok(
-          !("data" in e) && !("data_base64" in e) && !("payload_omitted" in e),
+          !("data" in e.event) && !("data_base64" in e.event) && !("payload_omitted" in e),
           "no payload in a list",
         );
       }
 
-      const one = all.json.data.find((e: { id: string }) => e.id === ids[0]);
+      const one = all.json.data.find((e: { event: { id: string } }) => e.event.id === ids[0]);
       assert.deepEqual(Object.keys(one).sort(), [
+        "event",
+        "payload_bytes",
+        "received_at",
+        "source_id",
+        "status",
+      ]);
+      assert.deepEqual(Object.keys(one.event).sort(), [
         "correlationid",
         "datacontenttype",
         "id",
-        "payload_bytes",
-        "received_at",
         "source",
-        "source_id",
         "specversion",
-        "status",
         "time",
         "type",
       ]);
-      assert.equal(one.specversion, "1.0");
-      assert.equal(one.source, `/projects/${a.projectId}/sources/${source2}`);
+      assert.equal(one.event.specversion, "1.0");
+      assert.equal(one.event.source, `/projects/${a.projectId}/sources/${source2}`);
       assert.equal(one.source_id, source2);
-      assert.equal(one.type, "com.x.one");
+      assert.equal(one.event.type, "com.x.one");
       assert.equal(one.status, "received");
-      assert.equal(one.datacontenttype, "application/json");
+      assert.equal(one.event.datacontenttype, "application/json");
 
       const pages: string[] = [];
       let cursor: string | null = null;
@@ -123,7 +126,7 @@ for (const kind of DRIVERS) {
         const page = await api.request("GET", eventsUrl(a.projectId) + q, { key: a.key });
         assert.equal(page.status, 200, page.text);
         assert.ok(page.json.data.length <= 2);
-        pages.push(...page.json.data.map((e: { id: string }) => e.id));
+        pages.push(...page.json.data.map((e: { event: { id: string } }) => e.event.id));
         cursor = page.json.next_cursor;
       } while (cursor !== null);
       assert.deepEqual(pages, order);
@@ -137,7 +140,7 @@ for (const kind of DRIVERS) {
           },
         );
         assert.equal(r.status, 200, r.text);
-        return r.json.data.map((e: { id: string }) => e.id);
+        return r.json.data.map((e: { event: { id: string } }) => e.event.id);
       };
       assert.deepEqual(await ids$(`source_id=${a.sourceId}`), [ids[3], ids[1]]);
       assert.deepEqual(await ids$("type=com.x.two"), [ids[4], ids[3]]);
@@ -173,12 +176,12 @@ for (const kind of DRIVERS) {
       const before = (await payloadReads(a.tenantId)).length;
       const r = await api.request("GET", `${eventsUrl(a.projectId)}/${secretEvent}`, { key: a.key });
       assert.equal(r.status, 200, r.text);
-      assert.equal(r.json.id, secretEvent);
+      assert.equal(r.json.event.id, secretEvent);
       assert.equal(r.json.payload_omitted, false);
-      assert.deepEqual(r.json.data, { secret: CANARY, n: 1.5 });
-      assert.equal(r.json.subject, "orders/1");
-      assert.equal(r.json.tier, "gold");
-      assert.equal(r.json.specversion, "1.0");
+      assert.deepEqual(r.json.event.data, { secret: CANARY, n: 1.5 });
+      assert.equal(r.json.event.subject, "orders/1");
+      assert.equal(r.json.event.tier, "gold");
+      assert.equal(r.json.event.specversion, "1.0");
       assert.equal(r.json.source_id, a.sourceId);
       assert.equal(r.json.payload_bytes, JSON.stringify({ secret: CANARY, n: 1.5 }).length);
 
@@ -204,8 +207,8 @@ for (const kind of DRIVERS) {
       const id = out?.status === "stored" ? out.eventId : "";
       const r = await api.request("GET", `${eventsUrl(a.projectId)}/${id}`, { key: a.key });
       assert.equal(r.status, 200, r.text);
-      assert.equal(r.json.data_base64, bytes.toString("base64"));
-      assert.equal(r.json.data, undefined);
+      assert.equal(r.json.event.data_base64, bytes.toString("base64"));
+      assert.equal(r.json.event.data, undefined);
     });
 
     test("without events:payload the envelope comes back with payload_omitted, and nothing is audited", async () => {
@@ -217,9 +220,9 @@ for (const kind of DRIVERS) {
         const r = await api.request("GET", `${eventsUrl(a.projectId)}/${secretEvent}`, credential);
         assert.equal(r.status, 200, r.text);
         assert.equal(r.json.payload_omitted, true);
-        assert.equal(r.json.id, secretEvent);
-        assert.equal(r.json.tier, "gold");
-        assert.ok(!("data" in r.json) && !("data_base64" in r.json));
+        assert.equal(r.json.event.id, secretEvent);
+        assert.equal(r.json.event.tier, "gold");
+        assert.ok(!("data" in r.json.event) && !("data_base64" in r.json.event));
         assert.ok(!r.text.includes(CANARY));
       }
       assert.equal((await payloadReads(a.tenantId)).length, before);
@@ -254,7 +257,7 @@ for (const kind of DRIVERS) {
       assertError(await api.request("GET", eventsUrl(b.projectId), { key: a.key }), 404, "NOT_FOUND");
       const listed = await api.request("GET", eventsUrl(b.projectId), { key: b.key });
       assert.deepEqual(
-        listed.json.data.map((e: { id: string }) => e.id),
+        listed.json.data.map((e: { event: { id: string } }) => e.event.id),
         [bEvent],
       );
 

@@ -84,6 +84,10 @@ export interface Config {
     /** HTTPS for the public listener (required in production). */
     readonly tlsCertFile?: string | undefined;
     readonly tlsKeyFile?: string | undefined;
+    /** A client must finish sending its headers within this (slowloris defence). */
+    readonly headersTimeoutSeconds: number;
+    /** …and its whole request within this. */
+    readonly requestTimeoutSeconds: number;
   };
 }
 
@@ -193,6 +197,8 @@ export function configSchema(cwd: string) {
             .optional(),
           tlsCertFile: nonEmpty.optional(),
           tlsKeyFile: nonEmpty.optional(),
+          headersTimeoutSeconds: int(1, 300).default(10),
+          requestTimeoutSeconds: int(1, 600).default(30),
         })
         .prefault({}),
     })
@@ -213,6 +219,13 @@ export function configSchema(cwd: string) {
             });
           }
         }
+      }
+      if (c.ingest.headersTimeoutSeconds > c.ingest.requestTimeoutSeconds) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["ingest", "headersTimeoutSeconds"],
+          message: "must not exceed ingest.requestTimeoutSeconds (ZENMESH_INGEST_REQUEST_TIMEOUT_SECONDS)",
+        });
       }
       if (c.sessions.idleTimeoutSeconds > c.sessions.absoluteTimeoutSeconds) {
         ctx.addIssue({

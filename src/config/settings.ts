@@ -71,6 +71,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: "ingest.publicUrl", env: "ZENMESH_INGEST_PUBLIC_URL", kind: "string" },
   { path: "ingest.tlsCertFile", env: "ZENMESH_INGEST_TLS_CERT_FILE", kind: "string" },
   { path: "ingest.tlsKeyFile", env: "ZENMESH_INGEST_TLS_KEY_FILE", kind: "string" },
+  { path: "ingest.headersTimeoutSeconds", env: "ZENMESH_INGEST_HEADERS_TIMEOUT_SECONDS", kind: "integer" },
+  { path: "ingest.requestTimeoutSeconds", env: "ZENMESH_INGEST_REQUEST_TIMEOUT_SECONDS", kind: "integer" },
 ];
 
 /** Where the config file path comes from, besides `loadConfig({ file })`. */

@@ -77,6 +77,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           tlsKeyFile: opts.config.ingest.tlsKeyFile,
           // Plain HTTP exists only in the dev profile, which binds loopback only.
           plainHttpAllowed: opts.config.profile === "dev",
+          headersTimeoutMs: opts.config.ingest.headersTimeoutSeconds * 1000,
+          requestTimeoutMs: opts.config.ingest.requestTimeoutSeconds * 1000,
         })
       : undefined;
   let warned = false;

@@ -5,8 +5,8 @@ import type { RouteContext } from "../context.ts";
 import { defineRoute } from "../route.ts";
 import { idParam } from "../schemas.ts";
 
-// CloudEvents attributes (extensions flattened, as in the JSON event format) plus zenmesh's facts.
-const eventEnvelope = z.looseObject({
+// A CloudEvent in the JSON event format (extensions flattened), as any CloudEvents SDK reads it.
+const cloudEvent = z.looseObject({
   specversion: z.literal("1.0"),
   id: z.string(),
   source: z.string(),
@@ -16,6 +16,11 @@ const eventEnvelope = z.looseObject({
   datacontenttype: z.string().optional(),
   dataschema: z.string().optional(),
   correlationid: z.string(),
+});
+
+// zenmesh's facts sit beside the CloudEvent, never inside it.
+const eventEnvelope = z.object({
+  event: cloudEvent,
   source_id: z.string(),
   received_at: z.string(),
   status: z.enum(EVENT_STATUSES),
@@ -23,8 +28,7 @@ const eventEnvelope = z.looseObject({
 });
 
 const eventDetail = eventEnvelope.extend({
-  data: z.unknown().optional(),
-  data_base64: z.string().optional(),
+  event: cloudEvent.extend({ data: z.unknown().optional(), data_base64: z.string().optional() }),
   payload_omitted: z.boolean(),
 });
 

@@ -9,9 +9,9 @@ import { type ActionContext, ZenError } from "../../core/index.ts";
 import { requirePermission } from "../../tenancy/index.ts";
 import { toStructured } from "../cloudevents/index.ts";
 import type { EventsDeps } from "./deps.ts";
-import { EVENT_COLUMNS, type EventFacts, type EventRow, envelopeOf, factsOf, toView } from "./view.ts";
+import { EVENT_COLUMNS, type EventRow, type EventView, envelopeOf, factsOf, toView } from "./view.ts";
 
-export type EventDetail = Record<string, unknown> & EventFacts & { payload_omitted: boolean };
+export type EventDetail = EventView & { payload_omitted: boolean };
 
 export async function getEvent(deps: EventsDeps, ctx: ActionContext, eventId: string): Promise<EventDetail> {
   requirePermission(ctx, "events:read");
@@ -44,6 +44,6 @@ export async function getEvent(deps: EventsDeps, ctx: ActionContext, eventId: st
       details: { payload_bytes: payload.length },
       ...(ctx.ip ? { ip: ctx.ip } : {}),
     });
-    return { ...toStructured(envelopeOf(row), payload), ...factsOf(row), payload_omitted: false };
+    return { event: toStructured(envelopeOf(row), payload), ...factsOf(row), payload_omitted: false };
   });
 }

@@ -30,7 +30,7 @@ export const EVENT_COLUMNS = `id, project_id, source_id, type, subject, time, da
   extensions, received_at, to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as received_key,
   correlation_id, status, payload_bytes`;
 
-/** zenmesh's fields; named with an underscore, which no CloudEvents attribute name can hold. */
+/** zenmesh's own facts about an event, beside (never inside) the CloudEvent. */
 export interface EventFacts {
   source_id: string;
   received_at: string;
@@ -38,8 +38,13 @@ export interface EventFacts {
   payload_bytes: number;
 }
 
-/** CloudEvents attributes (extensions flattened, as in the JSON format) and zenmesh's facts. */
-export type EventView = Record<string, string> & EventFacts;
+/**
+ * An event as the API shows it: `event` is a valid CloudEvent in the JSON
+ * format (attributes, extensions flattened; data only where the caller may
+ * read it), and zenmesh's facts sit beside it, so a client can hand `event`
+ * to any CloudEvents SDK as it is.
+ */
+export type EventView = EventFacts & { event: Record<string, unknown> };
 
 export function envelopeOf(row: EventRow): CloudEventEnvelope {
   return buildEnvelope({
@@ -65,7 +70,6 @@ export function factsOf(row: EventRow): EventFacts {
   };
 }
 
-/** zenmesh's facts come last: an extension named like one (only `status` can be) does not mask it. */
 export function toView(row: EventRow): EventView {
-  return { ...envelopeAttributes(envelopeOf(row)), ...factsOf(row) } as EventView;
+  return { event: envelopeAttributes(envelopeOf(row)), ...factsOf(row) };
 }

@@ -30,6 +30,8 @@ export async function startIngester(opts: {
   tlsCertFile?: string | undefined;
   tlsKeyFile?: string | undefined;
   plainHttpAllowed: boolean;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }): Promise<RunningIngester> {
   const sources = createSourceCache({ backend: opts.backend, logger: opts.logger });
   const batcher = createBatcher({ backend: opts.backend });
@@ -47,6 +49,8 @@ export async function startIngester(opts: {
           ? { cert: readFileSync(opts.tlsCertFile, "utf8"), key: readFileSync(opts.tlsKeyFile, "utf8") }
           : undefined,
       plainHttpAllowed: opts.plainHttpAllowed,
+      ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
+      ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
     });
   } catch (err) {
     sources.close();

@@ -43,6 +43,8 @@ export interface IngestServerOptions {
   tls?: { cert: string; key: string } | undefined;
   /** Whether a source's allow_plain_http may take effect here (dev profile on loopback). */
   plainHttpAllowed: boolean;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   onOutcome?(outcome: string): void;
 }
 
@@ -273,9 +275,11 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   };
   const serverOptions = {
     maxHeaderSize: 16 * 1024,
-    requestTimeout: 30_000,
-    headersTimeout: 10_000,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    headersTimeout: opts.headersTimeoutMs ?? 10_000,
     keepAliveTimeout: 5_000,
+    // Node enforces the two timeouts above only as often as it checks; the default is 30 s.
+    connectionsCheckingInterval: 1_000,
   };
   const server: Server = opts.tls
     ? createHttpsServer(
@@ -290,9 +294,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       )
     : createHttpServer(serverOptions, listener);
   server.maxHeadersCount = 100;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable)
-      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // A client too slow with its headers or body gets 408; anything unparsable 400. Never a stack trace.
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
