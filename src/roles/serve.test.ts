@@ -8,8 +8,9 @@
  * internal route admits the backend only by its certificate.
  */
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import { createHmac, X509Certificate } from "node:crypto";
 import { chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -26,8 +27,10 @@ import {
   svidToMessage,
   type WorkloadApiServer,
 } from "../identity/index.ts";
+import { createSource } from "../ingest/sources/index.ts";
 import { captureLogs } from "../log/testing.ts";
 import { createInternalClient } from "../mesh/index.ts";
+import { createTenant, PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 import { generateMasterKey } from "../zenlock/index.ts";
 import { type RunningBackend, startBackend } from "./backend.ts";
 import type { Heartbeat } from "./backend-mesh.ts";
@@ -245,6 +248,71 @@ describe("zenmesh serve <role> in production", () => {
     const after2 = await heartbeatAfter("ingester", Date.parse(after1.receivedAt));
     assert.equal(after1.failures, 0);
     assert.equal(after2.failures, 0, "heartbeats keep arriving after the rotation");
+
+    // Its public listener serves HTTPS, and a source pinned to a client certificate admits only that one.
+    const tenancy = { ...backend.services.tenancy, ingestBaseUrl: () => ingester.publicUrls.ingest ?? "" };
+    const { tenantId, projectId } = await createTenant(tenancy, {
+      name: "pinned",
+      correlationId: "corr-pin-test",
+      actor: { type: "operator", id: "test" },
+    });
+    const sender = await pki.issue("sender");
+    const stranger = await pki.issue("stranger");
+    const pin = (svid: Svid) =>
+      new X509Certificate(svid.certChainPem).fingerprint256.replaceAll(":", "").toLowerCase();
+    const { source, secret } = await createSource(
+      tenancy,
+      {
+        tenantId,
+        projectId,
+        actor: { type: "operator", id: "test" },
+        permissions: new Set(PROJECT_PERMISSIONS),
+        correlationId: "corr-pin-test",
+      },
+      { name: "pinned", scheme: "github", client_cert_pins: [pin(sender)] },
+    );
+    const post = (client: Svid | undefined) => {
+      const body = JSON.stringify({ ref: "refs/heads/pinned", n: Math.random() });
+      const signature = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+      return new Promise<{ status: number; code?: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          source.ingest_url,
+          {
+            method: "POST",
+            ca: pki.ca.bundlePem(),
+            // The listener's certificate names a SPIFFE ID, not a host name.
+            checkServerIdentity: () => undefined,
+            ...(client ? { cert: client.certChainPem, key: client.keyPem } : {}),
+            agent: false,
+            headers: {
+              "content-type": "application/json",
+              "x-github-event": "push",
+              "x-github-delivery": `d-${Math.random()}`,
+              "x-hub-signature-256": signature,
+            },
+          },
+          (res) => {
+            let text = "";
+            res.on("data", (d: Buffer) => {
+              text += d.toString();
+            });
+            res.on("end", () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                code: (JSON.parse(text) as { error?: { code: string } }).error?.code,
+              }),
+            );
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    };
+    await eventually("the pinned source to reach the ingester", async () =>
+      (await post(sender)).status === 202 ? true : undefined,
+    );
+    assert.deepEqual(await post(undefined), { status: 403, code: "CLIENT_CERT_REJECTED" });
+    assert.deepEqual(await post(stranger), { status: 403, code: "CLIENT_CERT_REJECTED" });
 
     // Closing the role closes the identity source it opened: the Workload API stream ends.
     assert.equal(spire.openStreams(), 1);
