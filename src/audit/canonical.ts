@@ -31,6 +31,7 @@ export interface HashedFields {
   tenantId: string;
   seq: number;
   id: string;
+  /** ISO-8601 UTC with milliseconds, exactly as hashed. */
   occurredAt: string;
   actorType: string;
   actorId: string | null;

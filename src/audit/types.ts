@@ -1,4 +1,5 @@
 import type { Actor } from "../core/index.ts";
+import type { HashedFields } from "./canonical.ts";
 
 /** The chain for entries that belong to no tenant (e.g. a failed login for an unknown key). */
 export const SYSTEM_CHAIN = "_system";
@@ -31,22 +32,8 @@ export interface AppendedAudit {
   hash: string;
 }
 
-/** An entry as stored. `tenantId` is the chain: a tenant id or SYSTEM_CHAIN. */
-export interface AuditRecord {
-  tenantId: string;
-  seq: number;
-  id: string;
-  /** ISO-8601 UTC with milliseconds, exactly as hashed. */
-  occurredAt: string;
-  actorType: string;
-  actorId: string | null;
-  action: string;
-  outcome: string;
-  targetType: string | null;
-  targetId: string | null;
-  projectId: string | null;
-  correlationId: string;
-  ip: string | null;
+/** An entry as stored: the fields its hash covers, and the links. `tenantId` is the chain: a tenant id or SYSTEM_CHAIN. */
+export interface AuditRecord extends HashedFields {
   details: Record<string, unknown>;
   /** Lower-case hex. */
   prevHash: string;

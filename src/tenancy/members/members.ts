@@ -32,6 +32,18 @@ async function lockMemberships(tx: Tx, tenantId: string): Promise<void> {
   if (t.rows.length === 0) throw new ZenError("NOT_FOUND", { message: "no such tenant" });
 }
 
+/** The member's current role, with the tenant's memberships locked; NOT_FOUND for a non-member. */
+async function lockedRoleOf(tx: Tx, tenantId: string, userId: string): Promise<Role> {
+  await lockMemberships(tx, tenantId);
+  const current = await tx.query<{ role: Role }>(
+    "select role from memberships where tenant_id = $1 and user_id = $2 for update",
+    [tenantId, userId],
+  );
+  const role = current.rows[0]?.role;
+  if (!role) throw new ZenError("NOT_FOUND");
+  return role;
+}
+
 async function ownerCount(tx: Tx, tenantId: string): Promise<number> {
   const r = await tx.query<{ n: number }>(
     "select count(*)::int as n from memberships where tenant_id = $1 and role = 'owner'",
@@ -62,7 +74,8 @@ export async function addMember(
   if (!isRole(input.role)) throw new ZenError("VALIDATION_FAILED", { message: "unknown role" });
   const role = input.role;
   const user = await findUserByEmail(deps, input.email);
-  // An unknown email answers like a missing resource, without saying whether the address exists elsewhere.
+  // Only registered users can be added, so this tells a tenant admin whether an address has an
+  // account; an invitation flow (always 202) would not. Noted as a known limit in docs/decisions.md.
   if (!user || user.disabled) throw new ZenError("NOT_FOUND", { message: "no such user" });
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     await lockMemberships(tx, ctx.tenantId);
@@ -117,13 +130,7 @@ export async function updateMemberRole(
   if (!isRole(input.role)) throw new ZenError("VALIDATION_FAILED", { message: "unknown role" });
   const role = input.role;
   await deps.db.withTenant(ctx.tenantId, async (tx) => {
-    await lockMemberships(tx, ctx.tenantId);
-    const current = await tx.query<{ role: Role }>(
-      "select role from memberships where tenant_id = $1 and user_id = $2 for update",
-      [ctx.tenantId, input.userId],
-    );
-    const before = current.rows[0]?.role;
-    if (!before) throw new ZenError("NOT_FOUND");
+    const before = await lockedRoleOf(tx, ctx.tenantId, input.userId);
     const mine = await actorRole(tx, ctx);
     if (!canAssignRole(mine, role) || !canAssignRole(mine, before)) throw new ZenError("FORBIDDEN");
     if (before === "owner" && role !== "owner" && (await ownerCount(tx, ctx.tenantId)) <= 1) {
@@ -145,13 +152,7 @@ export async function removeMember(
 ): Promise<void> {
   requirePermission(ctx, "members:write");
   await deps.db.withTenant(ctx.tenantId, async (tx) => {
-    await lockMemberships(tx, ctx.tenantId);
-    const current = await tx.query<{ role: Role }>(
-      "select role from memberships where tenant_id = $1 and user_id = $2 for update",
-      [ctx.tenantId, input.userId],
-    );
-    const before = current.rows[0]?.role;
-    if (!before) throw new ZenError("NOT_FOUND");
+    const before = await lockedRoleOf(tx, ctx.tenantId, input.userId);
     if (!canAssignRole(await actorRole(tx, ctx), before)) throw new ZenError("FORBIDDEN");
     if (before === "owner" && (await ownerCount(tx, ctx.tenantId)) <= 1) {
       throw new ZenError("CONFLICT", { message: "a tenant keeps at least one owner" });
