@@ -23,6 +23,8 @@ export interface IngestBackendDeps {
   clock: Clock;
   trustDomain: string;
   signed: "required" | "optional";
+  /** True once the backend is shutting down: held polls answer at once instead of outliving the database. */
+  closing: () => boolean;
 }
 
 async function latestRevision(db: Database): Promise<number> {
@@ -52,8 +54,22 @@ export function ingestRoutes(deps: IngestBackendDeps): InternalRoute[] {
           throw new ZenError("VALIDATION_FAILED", { message: "since and wait must be non-negative numbers" });
         }
         const deadline = Date.now() + wait * 1000;
-        while ((await latestRevision(deps.db)) <= since && Date.now() < deadline) {
+        while (!deps.closing() && (await latestRevision(deps.db)) <= since && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, POLL_MS));
+        }
+        if (deps.closing()) {
+          // An expected answer while stopping, not a failure: the ingester polls again elsewhere or later.
+          return {
+            status: 503,
+            headers: { "retry-after": "1" },
+            body: {
+              error: {
+                code: "UNAVAILABLE",
+                message: "The backend is stopping.",
+                correlation_id: req.correlationId,
+              },
+            },
+          };
         }
         const changes = await loadSourceChanges(deps.db, deps.zenlock, since, deps.clock.now());
         return { status: 200, body: changes };

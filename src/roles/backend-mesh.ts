@@ -110,8 +110,10 @@ export async function startBackendMesh(
     }
   }
 
+  let closing = false;
   const routes: InternalRoute[] = [
     ...ingestRoutes({
+      closing: () => closing,
       db: svc.db,
       zenlock: svc.zenlock,
       clock: svc.tenancy.clock,
@@ -216,6 +218,11 @@ export async function startBackendMesh(
     server,
     routes: routes.map((r) => ({ method: r.method, path: r.path, allow: r.allow })),
     heartbeats,
-    close: () => server.close(),
+    async close() {
+      closing = true;
+      // Held source polls notice within one poll interval; let them answer before the database goes.
+      await new Promise((r) => setTimeout(r, 300));
+      await server.close();
+    },
   };
 }
