@@ -28,13 +28,17 @@ test("of many processes racing for a lock left by a dead one, exactly one wins",
     for (let round = 0; round < 3; round++) {
       // A pid that is not running: the lock is stale.
       writeFileSync(lockPath(dir), "999999999\n");
+      // A winner holds the lock until every racer has answered, then exits without releasing it.
       const script = `
         import { lockDataDir } from ${JSON.stringify(LOCK_MODULE)};
-        try { lockDataDir(${JSON.stringify(dir)}); console.log("won"); setTimeout(() => {}, 1500); }
-        catch (e) { console.log("lost"); }`;
+        let won = false;
+        try { lockDataDir(${JSON.stringify(dir)}); won = true; } catch {}
+        console.log(won ? "won" : "lost");
+        process.stdin.resume();
+        process.stdin.on("end", () => process.exit(0));`;
       const children = Array.from({ length: 6 }, () =>
         spawn(process.execPath, ["--input-type=module", "-e", script], {
-          stdio: ["ignore", "pipe", "inherit"],
+          stdio: ["pipe", "pipe", "inherit"],
         }),
       );
       const outcomes = await Promise.all(
@@ -44,10 +48,17 @@ test("of many processes racing for a lock left by a dead one, exactly one wins",
               let out = "";
               c.stdout.on("data", (d: Buffer) => {
                 out += d.toString();
+                if (out.includes("\n")) resolve(out.trim());
               });
-              c.on("exit", () => resolve(out.trim()));
             }),
         ),
+      );
+      await Promise.all(
+        children.map((c) => {
+          const exited = new Promise((r) => c.once("exit", r));
+          c.stdin.end();
+          return exited;
+        }),
       );
       assert.equal(outcomes.filter((o) => o === "won").length, 1, outcomes.join(","));
       // The winner has exited by now: its lock is stale for the next round.

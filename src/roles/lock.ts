@@ -3,7 +3,17 @@
  * safety, so a second opener would corrupt it. The lock file holds the owner's
  * pid; a lock left by a dead process is taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { ZenError } from "../core/index.ts";
 
@@ -35,6 +45,21 @@ export function lockHolder(dataDir: string): number | undefined {
 }
 
 const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Creates the lock file with the pid already in it: written under a private
+ * name, then hard-linked into place (fails if the lock exists). A lock file is
+ * never seen empty, which a racer would take for a dead holder's.
+ */
+function createWithPid(path: string): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}`;
+  writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    linkSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
 
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -73,9 +98,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
   const path = lockPath(dataDir);
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
-      const fd = openSync(path, "wx", 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      createWithPid(path);
       return {
         release() {
           if (lockHolder(dataDir) === process.pid) rmSync(path, { force: true });
