@@ -4,7 +4,10 @@
  * signed with it (RFC 2986). The CA takes only the public key from it and
  * sets the SPIFFE ID itself.
  */
-import { ECDSA_SHA256, exportPkcs8, generateP256, toPem, x509 } from "./x509.ts";
+import type { Result } from "../core/index.ts";
+import type { Svid } from "./types.ts";
+import { type SvidFailure, validateSvidLeaf } from "./validate.ts";
+import { ECDSA_SHA256, exportPkcs8, generateP256, pemCertificates, toPem, x509 } from "./x509.ts";
 
 export interface KeyAndCsr {
   keyPem: string;
@@ -25,4 +28,15 @@ export async function createKeyAndCsr(): Promise<KeyAndCsr> {
 export function chainValidity(certChainPem: string): { notBefore: Date; notAfter: Date } {
   const leaf = new x509.X509Certificate(certChainPem);
   return { notBefore: leaf.notBefore, notAfter: leaf.notAfter };
+}
+
+/** An Svid from PEM material, once its leaf (the chain's first certificate) passes the SVID rules. */
+export function svidFromPem(
+  pem: { certChainPem: string; keyPem: string; bundlePem: string },
+  trustDomain: string,
+  now: Date,
+): Result<Svid, SvidFailure> {
+  const v = validateSvidLeaf(pemCertificates(pem.certChainPem)[0] ?? "", { trustDomain, now });
+  if (!v.ok) return v;
+  return { ok: true, value: { spiffeId: v.value.spiffeId, ...pem, ...chainValidity(pem.certChainPem) } };
 }

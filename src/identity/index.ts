@@ -8,7 +8,7 @@ export {
   DEFAULT_SVID_TTL_SECONDS,
   type SignedCsr,
 } from "./ca.ts";
-export { chainValidity, createKeyAndCsr, type KeyAndCsr } from "./csr.ts";
+export { chainValidity, createKeyAndCsr, type KeyAndCsr, svidFromPem } from "./csr.ts";
 export {
   type CreatedJoinToken,
   type CreateJoinTokenInput,

@@ -38,3 +38,8 @@ export function deriveHopKey(masterHopKey: Uint8Array, tenant: string, clusterId
   }
   return hkdfSha256(masterHopKey, Buffer.from(tenant, "utf8"), `zenmesh/hop/v1/${clusterId}`, HOP_KEY_LENGTH);
 }
+
+/** The key id of one of zenmesh's own roles: `_system/<role>`. */
+export function systemHopKeyId(role: string): string {
+  return `${SYSTEM_HOP_TENANT}/${role}`;
+}

@@ -4,7 +4,13 @@ export {
   type InternalClientOptions,
   type InternalClientResponse,
 } from "./client.ts";
-export { deriveHopKey, deriveMasterHopKey, HOP_KEY_LENGTH, SYSTEM_HOP_TENANT } from "./hop-keys.ts";
+export {
+  deriveHopKey,
+  deriveMasterHopKey,
+  HOP_KEY_LENGTH,
+  SYSTEM_HOP_TENANT,
+  systemHopKeyId,
+} from "./hop-keys.ts";
 export {
   createHopSigner,
   createHopVerifier,

@@ -13,13 +13,13 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { type Clock, type ErrorCode, systemClock, ZenError } from "../core/index.ts";
+import { type Clock, correlationIdFrom, type ErrorCode, systemClock, ZenError } from "../core/index.ts";
 import type { IdentitySource } from "../identity/index.ts";
 import { type Logger, pathOnly, serializeError } from "../log/index.ts";
 import { HOP_SIGNATURE_HEADER, type HopRejectReason, type HopVerifier } from "./hop-signature.ts";
 import { compileAllowList, createPeerValidator } from "./peer.ts";
 import { serverTlsOptions } from "./tls-options.ts";
-import { correlationIdOf, send, sendError } from "./wire.ts";
+import { send, sendError } from "./wire.ts";
 
 export type InternalMethod = "GET" | "POST" | "PUT" | "DELETE";
 export type HopSignaturePolicy = "required" | "optional" | "none";
@@ -166,7 +166,7 @@ export async function createInternalServer(opts: InternalServerOptions): Promise
   const log = opts.logger;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const correlationId = correlationIdOf(req.headers);
+    const correlationId = correlationIdFrom(req.headers);
     const socket = req.socket as TLSSocket;
     // Every request, keep-alive and resumed sessions included.
     const peer = peers.check(socket.authorized ? socket.getPeerX509Certificate()?.raw : undefined);

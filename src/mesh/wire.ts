@@ -3,13 +3,8 @@
  * `{ "error": { "code", "message", "correlation_id" } }`. Only a ZenError's
  * stable code and public message leave the process.
  */
-import type { IncomingHttpHeaders, ServerResponse } from "node:http";
-import { correlationIdFrom, isZenError, ZenError } from "../core/index.ts";
-
-/** A well-formed `X-Correlation-ID` (or traceparent) from the calling role, else a fresh one. */
-export function correlationIdOf(headers: IncomingHttpHeaders): string {
-  return correlationIdFrom(headers);
-}
+import type { ServerResponse } from "node:http";
+import { isZenError, ZenError } from "../core/index.ts";
 
 export function toZenError(err: unknown): ZenError {
   return isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });

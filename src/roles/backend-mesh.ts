@@ -24,6 +24,7 @@ import {
   type InternalRoute,
   type InternalServer,
   SYSTEM_HOP_TENANT,
+  systemHopKeyId,
 } from "../mesh/index.ts";
 import { ingestRoutes } from "./backend-ingest.ts";
 import type { Services } from "./services.ts";
@@ -91,7 +92,7 @@ export async function startBackendMesh(
   const hopMaster = deriveMasterHopKey(svc.masterKeys);
   const keys = new Map<string, Buffer>();
   for (const role of ROLE_PEERS) {
-    keys.set(`${SYSTEM_HOP_TENANT}/${role}`, deriveHopKey(hopMaster, SYSTEM_HOP_TENANT, role));
+    keys.set(systemHopKeyId(role), deriveHopKey(hopMaster, SYSTEM_HOP_TENANT, role));
   }
   const nonces = opts.redis ? createRedisNonceStore(opts.redis, "zenmesh:hop:") : createDbNonceStore(svc.db);
   const hopVerifier = createHopVerifier({
@@ -105,7 +106,7 @@ export async function startBackendMesh(
   /** A signature made with another workload's key is refused even if it verifies. */
   function assertOwnKey(req: InternalRequest): void {
     if (req.hopKeyId === undefined) return;
-    if (req.hopKeyId !== `${SYSTEM_HOP_TENANT}/${peerPath(req.peer.spiffeId)}`) {
+    if (req.hopKeyId !== systemHopKeyId(peerPath(req.peer.spiffeId))) {
       throw new ZenError("FORBIDDEN", { message: "The hop key does not belong to the calling workload." });
     }
   }
@@ -159,7 +160,7 @@ export async function startBackendMesh(
       signed: "none",
       async handler(req) {
         // Each workload receives only its own key, derived for its own SPIFFE path.
-        const keyId = `${SYSTEM_HOP_TENANT}/${peerPath(req.peer.spiffeId)}`;
+        const keyId = systemHopKeyId(peerPath(req.peer.spiffeId));
         const key = keys.get(keyId);
         if (!key)
           return {

@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { ZenError } from "../core/index.ts";
-import { chainValidity, validateSvidLeaf } from "../identity/index.ts";
+import { svidFromPem } from "../identity/index.ts";
 import type { IdentitySource, Svid } from "../identity/types.ts";
 import { createPushedIdentity } from "./pushed-identity.ts";
 
@@ -25,21 +25,21 @@ function read(opts: FileIdentityOptions): Svid {
       message: `ZENMESH_MESH_KEY_FILE (mesh.keyFile): ${opts.keyFile} is readable by group or others (mode ${(mode & 0o777).toString(8)}); use 0600 or 0400`,
     });
   }
-  const certChainPem = readFileSync(opts.certFile, "utf8");
-  const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(certChainPem)?.[0] ?? "";
-  const verdict = validateSvidLeaf(leaf, { trustDomain: opts.trustDomain, now: new Date() });
-  if (!verdict.ok) {
+  const r = svidFromPem(
+    {
+      certChainPem: readFileSync(opts.certFile, "utf8"),
+      keyPem: readFileSync(opts.keyFile, "utf8"),
+      bundlePem: readFileSync(opts.bundleFile, "utf8"),
+    },
+    opts.trustDomain,
+    new Date(),
+  );
+  if (!r.ok) {
     throw new ZenError("CONFIG_INVALID", {
-      message: `ZENMESH_MESH_CERT_FILE (mesh.certFile): not a valid SVID for ${opts.trustDomain} (${verdict.reason})`,
+      message: `ZENMESH_MESH_CERT_FILE (mesh.certFile): not a valid SVID for ${opts.trustDomain} (${r.reason})`,
     });
   }
-  return {
-    spiffeId: verdict.value.spiffeId,
-    certChainPem,
-    keyPem: readFileSync(opts.keyFile, "utf8"),
-    bundlePem: readFileSync(opts.bundleFile, "utf8"),
-    ...chainValidity(certChainPem),
-  };
+  return r.value;
 }
 
 export function createFileIdentity(opts: FileIdentityOptions): IdentitySource {

@@ -13,9 +13,9 @@ import { createFailureLimiter } from "../api/rate-limit.ts";
 import { isZenError, newId, systemClock, ZenError } from "../core/index.ts";
 import {
   type CertificateAuthority,
-  chainValidity,
   createKeyAndCsr,
   redeemJoinToken,
+  svidFromPem,
   validateSvidLeaf,
 } from "../identity/index.ts";
 import type { IdentitySource, Svid } from "../identity/types.ts";
@@ -183,9 +183,8 @@ export function svidFromChain(
   bundlePem: string,
   trustDomain: string,
 ): Svid {
-  const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(certChainPem)?.[0] ?? "";
-  const v = validateSvidLeaf(leaf, { trustDomain, now: new Date() });
-  if (!v.ok)
-    throw new ZenError("INTERNAL", { message: `the issued certificate is not a valid SVID (${v.reason})` });
-  return { spiffeId: v.value.spiffeId, certChainPem, keyPem, bundlePem, ...chainValidity(certChainPem) };
+  const r = svidFromPem({ certChainPem, keyPem, bundlePem }, trustDomain, new Date());
+  if (!r.ok)
+    throw new ZenError("INTERNAL", { message: `the issued certificate is not a valid SVID (${r.reason})` });
+  return r.value;
 }

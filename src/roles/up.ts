@@ -11,7 +11,7 @@ import type { Config, RoleName } from "../config/index.ts";
 import { CertificateAuthority } from "../identity/index.ts";
 import type { Svid } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
-import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT } from "../mesh/index.ts";
+import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT, systemHopKeyId } from "../mesh/index.ts";
 import { loadMasterKeyRing } from "../zenlock/index.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
 import { type SupervisedChild, superviseChild } from "./supervisor.ts";
@@ -59,7 +59,7 @@ export function writeOperatorCredentials(dataDir: string, svid: Svid): void {
 
 function hopFor(master: Buffer, role: RoleName) {
   return {
-    keyId: `${SYSTEM_HOP_TENANT}/${role}`,
+    keyId: systemHopKeyId(role),
     key: deriveHopKey(master, SYSTEM_HOP_TENANT, role).toString("base64"),
   };
 }
