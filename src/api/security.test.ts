@@ -13,7 +13,15 @@ import { persistBatch } from "../ingest/store/index.ts";
 import { insertTestSource, testItem } from "../ingest/store/testing.ts";
 import { PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 
-type Param = "tenant_id" | "project_id" | "key_id" | "user_id" | "event_id" | "source_id";
+type Param =
+  | "tenant_id"
+  | "project_id"
+  | "key_id"
+  | "user_id"
+  | "event_id"
+  | "source_id"
+  | "destination_id"
+  | "subscription_id";
 type Ids = Record<Param, string>;
 
 const KIND: Record<Param, IdKind> = {
@@ -23,6 +31,8 @@ const KIND: Record<Param, IdKind> = {
   user_id: "user",
   event_id: "event",
   source_id: "source",
+  destination_id: "destination",
+  subscription_id: "subscription",
 };
 
 interface Tenant {
@@ -58,6 +68,23 @@ const memberToChange = async (f: Fixture) => ({
 const freshSource = async (f: Fixture) => ({
   source_id: (await f.api.source(f.a.ids.tenant_id, f.a.ids.project_id)).id,
 });
+
+const freshDestination = async (f: Fixture) => ({
+  destination_id: (await f.api.destination(f.a.ids.tenant_id, f.a.ids.project_id)).id,
+});
+
+const freshSubscription = async (f: Fixture) => ({
+  subscription_id: await subscriptionIn(f.api, f.a.key, f.a.ids.project_id, f.a.ids.destination_id),
+});
+
+async function subscriptionIn(api: TestApi, key: string, projectId: string, destinationId: string) {
+  const r = await api.request("POST", `/v1/projects/${projectId}/subscriptions`, {
+    key,
+    body: { destination_id: destinationId },
+  });
+  if (r.status !== 201) throw new Error(`the fixture subscription was not created: ${r.text}`);
+  return r.json.id as string;
+}
 
 const ROWS: Row[] = [
   { method: "POST", path: "/v1/auth/logout", permission: "none", as: "session", success: 204 },
@@ -202,6 +229,91 @@ const ROWS: Row[] = [
     fresh: freshSource,
     success: 200,
   },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/destinations",
+    permission: "destinations:write",
+    as: "key",
+    body: async () => ({ name: "matrix", url: "https://hooks.example.test/matrix" }),
+    success: 201,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/destinations",
+    permission: "destinations:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/destinations/:destination_id",
+    permission: "destinations:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/projects/:project_id/destinations/:destination_id",
+    permission: "destinations:write",
+    as: "key",
+    body: async () => ({ name: "matrix" }),
+    success: 200,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/projects/:project_id/destinations/:destination_id",
+    permission: "destinations:write",
+    as: "key",
+    fresh: freshDestination,
+    success: 204,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/destinations/:destination_id/rotate-secret",
+    permission: "destinations:write",
+    as: "key",
+    body: async () => ({}),
+    fresh: freshDestination,
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/subscriptions",
+    permission: "subscriptions:write",
+    as: "key",
+    body: async (f) => ({ destination_id: f.a.ids.destination_id, event_types: ["com.example.*"] }),
+    success: 201,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/subscriptions",
+    permission: "subscriptions:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/subscriptions/:subscription_id",
+    permission: "subscriptions:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/projects/:project_id/subscriptions/:subscription_id",
+    permission: "subscriptions:write",
+    as: "key",
+    body: async () => ({ name: "matrix" }),
+    success: 200,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/projects/:project_id/subscriptions/:subscription_id",
+    permission: "subscriptions:write",
+    as: "key",
+    fresh: freshSubscription,
+    success: 204,
+  },
 ];
 
 const paramsOf = (path: string) => [...path.matchAll(/:([a-z_]+)/g)].map((m) => m[1] as Param);
@@ -225,6 +337,8 @@ for (const kind of DRIVERS) {
       const member = await api.user(t.tenantId, "viewer");
       const owner = await api.user(t.tenantId, "owner");
       const source = await api.source(t.tenantId, t.projectId);
+      const destination = await api.destination(t.tenantId, t.projectId);
+      const subscription = await subscriptionIn(api, t.key, t.projectId, destination.id);
       const eventSource = await insertTestSource(api.tenancy.db, t.tenantId, t.projectId);
       const [event] = await persistBatch(api.tenancy, [testItem(eventSource, api.clock.now())]);
       if (event?.status !== "stored") throw new Error("the fixture event was not stored");
@@ -236,6 +350,8 @@ for (const kind of DRIVERS) {
           user_id: member.id,
           event_id: event.eventId,
           source_id: source.id,
+          destination_id: destination.id,
+          subscription_id: subscription,
         },
         key: t.key,
         ownerCookie: await api.login(owner.email, owner.password),

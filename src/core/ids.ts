@@ -16,6 +16,7 @@ export const ID_PREFIXES = {
   subscription: "sub",
   event: "evt",
   delivery: "dlv",
+  replayJob: "rpl",
   audit: "aud",
   correlation: "corr",
 } as const;

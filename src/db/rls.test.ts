@@ -123,13 +123,68 @@ const TENANT_TABLES: Record<string, TenantTable> = {
       params: [tenant, `k${n}`],
     }),
   },
+  destinations: {
+    column: "tenant_id",
+    touch: "name",
+    insert: (tenant, n) => ({
+      sql: `insert into destinations (id, tenant_id, project_id, name, url, retry_schedule)
+            values ($1, $2, $3, 'd', 'https://example.com/hook', '{}')`,
+      params: [`dst_${tenant}_${n}`, tenant, `prj_${tenant}_1`],
+    }),
+  },
+  destination_secrets: {
+    column: "tenant_id",
+    touch: "sealed",
+    insert: (tenant, n) => ({
+      sql: "insert into destination_secrets (tenant_id, destination_id, version, sealed) values ($1, $2, $3, 'zl:x')",
+      params: [tenant, `dst_${tenant}_1`, n === "x" ? 99 : Number(n) + 10],
+    }),
+  },
+  subscriptions: {
+    column: "tenant_id",
+    touch: "name",
+    insert: (tenant, n) => ({
+      sql: "insert into subscriptions (id, tenant_id, project_id, destination_id, name) values ($1, $2, $3, $4, 's')",
+      params: [`sub_${tenant}_${n}`, tenant, `prj_${tenant}_1`, `dst_${tenant}_1`],
+    }),
+  },
+  deliveries: {
+    column: "tenant_id",
+    touch: "attempts",
+    insert: (tenant, n) => ({
+      sql: `insert into deliveries (id, tenant_id, project_id, event_id, destination_id, seq, created_at, updated_at)
+            values ($1, $2, $3, $4, $5, nextval('delivery_seq'), now(), now())`,
+      params: [`dlv_${tenant}_${n}`, tenant, `prj_${tenant}_1`, `evt_${tenant}_${n}`, `dst_${tenant}_1`],
+    }),
+  },
+  delivery_attempts: {
+    column: "tenant_id",
+    touch: "latency_ms",
+    insert: (tenant, n) => ({
+      sql: `insert into delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, verdict)
+            values ($1, $2, $3, now(), 1, 'success')`,
+      params: [tenant, `dlv_${tenant}_1`, n === "x" ? 99 : Number(n) + 10],
+    }),
+  },
+  replay_jobs: {
+    column: "tenant_id",
+    touch: "total",
+    insert: (tenant, n) => ({
+      sql: `insert into replay_jobs (id, tenant_id, project_id, filter, trigger, created_at)
+            values ($1, $2, $3, '{}', 'api', now())`,
+      params: [`rpl_${tenant}_${n}`, tenant, `prj_${tenant}_1`],
+    }),
+  },
 };
 
 /** Public tables outside the fence: identity and bookkeeping, no tenant data. */
 const UNFENCED_TABLES = [
   "api_key_lookup",
+  "delivery_queue",
+  "destination_gates",
   "hop_nonces",
   "join_tokens",
+  "replay_job_directory",
   "schema_migrations",
   "sessions",
   "source_directory",
@@ -285,17 +340,18 @@ for (const kind of DRIVERS) {
           assert.equal(other.rows.length, 0);
         });
 
-        if (name === "audit_log") {
+        if (name === "audit_log" || name === "delivery_attempts") {
           test("update and delete are refused, even of the tenant's own rows", async () => {
+            const spec = table(name);
             for (const tenant of [A, B]) {
               await assert.rejects(
                 t.db.withTenant(A, (tx) =>
-                  tx.query("update audit_log set action = action where tenant_id = $1", [tenant]),
+                  tx.query(`update ${name} set ${spec.touch} = ${spec.touch} where tenant_id = $1`, [tenant]),
                 ),
                 isSqlError("42501"),
               );
               await assert.rejects(
-                t.db.withTenant(A, (tx) => tx.query("delete from audit_log where tenant_id = $1", [tenant])),
+                t.db.withTenant(A, (tx) => tx.query(`delete from ${name} where tenant_id = $1`, [tenant])),
                 isSqlError("42501"),
               );
             }

@@ -8,6 +8,12 @@ import type { AddressInfo } from "node:net";
 import { buildApiServer } from "../../src/api/server.ts";
 import { fixedClock, newId } from "../../src/core/index.ts";
 import type { DriverKind } from "../../src/db/index.ts";
+import { generateBoxKeyPair } from "../../src/deliver/box.ts";
+import {
+  type CreateDestinationInput,
+  createDestination,
+  type DeliverDeps,
+} from "../../src/deliver/destinations/index.ts";
 import { type CreateSourceInput, createSource, type SourceDeps } from "../../src/ingest/sources/index.ts";
 import { captureLogs } from "../../src/log/testing.ts";
 import {
@@ -25,8 +31,10 @@ import { freshDatabase, type TestDatabase } from "./db.ts";
 export interface TestApi {
   t: TestDatabase;
   url: string;
-  /** Tenancy services, plus the ingest base URL sources are shown under. */
-  tenancy: SourceDeps;
+  /** Tenancy services, plus the ingest base URL sources are shown under and the egress box key. */
+  tenancy: SourceDeps & DeliverDeps;
+  /** This API's egress box key pair: destination secrets are sealed to its public key. */
+  egressBox: ReturnType<typeof generateBoxKeyPair>;
   clock: ReturnType<typeof fixedClock>;
   logs: ReturnType<typeof captureLogs>;
   /** Every response body the tests received, for leak checks. */
@@ -52,6 +60,12 @@ export interface TestApi {
     tenantId: string,
     projectId: string,
     input?: Partial<CreateSourceInput>,
+  ): Promise<{ id: string; secret: string }>;
+  /** A destination in a project (an https one unless the input says otherwise), with its signing secret. */
+  destination(
+    tenantId: string,
+    projectId: string,
+    input?: Partial<CreateDestinationInput>,
   ): Promise<{ id: string; secret: string }>;
   /** A user that belongs to no tenant yet. */
   lonelyUser(password?: string): Promise<{ id: string; email: string; password: string }>;
@@ -94,13 +108,15 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
   const t = await freshDatabase(kind);
   const clock = fixedClock(Date.now());
   const logs = captureLogs();
-  const tenancy: TenancyDeps & Pick<SourceDeps, "ingestBaseUrl"> = {
+  const egressBox = generateBoxKeyPair();
+  const tenancy: TenancyDeps & Pick<SourceDeps, "ingestBaseUrl"> & Pick<DeliverDeps, "egressBoxKey"> = {
     db: t.db,
     zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test") }),
     clock,
     apiKeyEnvironment: "test",
     sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
     ingestBaseUrl: () => TEST_INGEST_BASE_URL,
+    egressBoxKey: () => egressBox.publicKey,
   };
   const app = buildApiServer({
     tenancy,
@@ -111,6 +127,7 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
     authFailureWindowSeconds: 60,
     defaultMetrics: false,
     ingestBaseUrl: tenancy.ingestBaseUrl,
+    egressBoxKey: tenancy.egressBoxKey,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -121,6 +138,7 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
     t,
     url,
     tenancy,
+    egressBox,
     clock,
     logs,
     bodies,
@@ -181,6 +199,20 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
         { name: "test source", scheme: "github", ...input },
       );
       return { id: r.source.id, secret: r.secret };
+    },
+    async destination(tenantId, projectId, input = {}) {
+      const r = await createDestination(
+        tenancy,
+        {
+          tenantId,
+          projectId,
+          actor: operator,
+          permissions: new Set(PROJECT_PERMISSIONS),
+          correlationId: newId("correlation"),
+        },
+        { name: "test destination", url: "https://hooks.example.test/zenmesh", ...input },
+      );
+      return { id: r.destination.id, secret: r.secret };
     },
     async lonelyUser(password = `pw-${newId("user")}`) {
       const email = `${newId("user").toLowerCase()}@example.test`;
