@@ -17,10 +17,13 @@ import { createApiMetrics } from "./metrics.ts";
 import { createFailureLimiter } from "./rate-limit.ts";
 import { openApiDocument, type RegisteredRoute } from "./route.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { type DeliveryRouteDeps, deliveryRoutes } from "./routes/deliveries.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { sourceRoutes } from "./routes/sources.ts";
+import { subscriptionRoutes } from "./routes/subscriptions.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
 export interface ApiServerOptions {
@@ -35,6 +38,10 @@ export interface ApiServerOptions {
   bodyLimitBytes?: number;
   /** Public base URL of the ingesters, for the ingest URL each source shows. */
   ingestBaseUrl: () => string;
+  /** The egress role's X25519 public key, which destination secrets are sealed to; undefined until known. */
+  egressBoxKey?: () => Buffer | undefined;
+  /** The delivery queue replays go into, and a nudge for the scheduler. */
+  delivery?: DeliveryRouteDeps;
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
@@ -116,7 +123,10 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   tenantRoutes(rc);
   apiKeyRoutes(rc);
   sourceRoutes(rc, opts.ingestBaseUrl);
+  destinationRoutes(rc, opts.egressBoxKey ?? (() => undefined));
+  subscriptionRoutes(rc);
   eventRoutes(rc);
+  deliveryRoutes(rc, opts.delivery);
 
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", metrics.registry.contentType);

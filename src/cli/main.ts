@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { type Config, loadConfig, type RoleName } from "../config/index.ts";
 import { isZenError, ZenError } from "../core/index.ts";
+import { createEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { createLogger } from "../log/index.ts";
 import { lockDataDir, lockHolder } from "../roles/lock.ts";
 import { callOperator } from "../roles/operator-client.ts";
@@ -25,6 +26,9 @@ Commands:
                               runs backend, ingester, egress and bff as processes joined by mTLS
   serve <role>                Run one role (backend|ingester|egress|bff), production profile
   ca init                     Create the built-in CA (sealed with the master key) for production
+  egress-key create --out FILE
+                              Egress's private box key (0600) for production; prints the public key
+                              the backend seals destination secrets with (ZENMESH_EGRESS_PUBLIC_KEY)
   join-token create --workload ROLE [--ttl SECONDS] [--json]
                               A one-time token a production role joins the mesh with
   status                      The running system's roles and their last heartbeats
@@ -136,6 +140,20 @@ async function main(argv: string[]): Promise<number> {
       const ca = await initCa(cfg);
       out(`CA for ${cfg.mesh.trustDomain} in ${cfg.mesh.caFile}; its trust bundle:`);
       out(ca.bundlePem().trimEnd());
+      return 0;
+    }
+    case "egress-key": {
+      const { flags } = splitFlags(rest, { own: { out: true, json: false } });
+      const file = flags.get("out");
+      if (sub !== "create" || typeof file !== "string") {
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh egress-key create --out FILE" });
+      }
+      const key = createEgressKeyFile(file);
+      out(
+        flags.has("json")
+          ? JSON.stringify({ public_key: key.publicKey, key_id: key.keyId })
+          : `egress key ${key.keyId} in ${file}; give the backend ZENMESH_EGRESS_PUBLIC_KEY=${key.publicKey}`,
+      );
       return 0;
     }
     case "join-token": {

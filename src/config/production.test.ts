@@ -12,6 +12,8 @@ const SAFE = {
   ZENMESH_DATABASE_OWNER_URL: `postgres://owner:${CANARY}@db.internal/zen?sslmode=verify-full`,
   ZENMESH_REDIS_URL: `rediss://:${CANARY}@cache.internal:6380`,
   ZENMESH_SPIRE_SOCKET: "/run/spire/agent.sock",
+  ZENMESH_EGRESS_URL: "https://egress.internal:7711",
+  ZENMESH_EGRESS_PUBLIC_KEY: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 };
 
 /** What a non-backend role gets in production: identity and the backend's address, no data-store secrets. */
@@ -23,6 +25,7 @@ const ROLE = {
   ZENMESH_TRUST_BUNDLE_FILE: "/run/zenmesh/bundle.pem",
   ZENMESH_INGEST_TLS_CERT_FILE: "/run/zenmesh/ingest.pem",
   ZENMESH_INGEST_TLS_KEY_FILE: "/run/zenmesh/ingest.key",
+  ZENMESH_EGRESS_KEY_FILE: "/run/zenmesh/egress-box.key",
 };
 
 function roleRefusal(role: "ingester" | "egress" | "bff", env: Record<string, string | undefined>): string {

@@ -70,6 +70,11 @@ export function assertProductionSafe(config: Config, role: RoleName = "backend")
         `${settingName("ingest.tlsCertFile")} and ${settingName("ingest.tlsKeyFile")}: the public ingest listener serves HTTPS in production`,
       );
     }
+    if (role === "egress" && config.deliver.egressKeyFile === undefined) {
+      problems.push(
+        `${settingName("deliver.egressKeyFile")}: egress needs its private box key to open destination secrets (create one with \`zenmesh egress-key create\`)`,
+      );
+    }
     if (config.mesh.backendUrl === undefined) {
       problems.push(
         `${settingName("mesh.backendUrl")}: the ${role} role needs the backend's internal https:// URL`,
@@ -81,6 +86,16 @@ export function assertProductionSafe(config: Config, role: RoleName = "backend")
   if (config.masterKey === undefined && config.masterKeyFile === undefined) {
     problems.push(
       "ZENMESH_MASTER_KEY (masterKey) or ZENMESH_MASTER_KEY_FILE (masterKeyFile): a master key is required; the generated dev key is not used in production",
+    );
+  }
+  if (config.deliver.egressPublicKey === undefined) {
+    problems.push(
+      `${settingName("deliver.egressPublicKey")}: the backend seals destination secrets to egress's public box key`,
+    );
+  }
+  if (config.deliver.egressUrl === undefined) {
+    problems.push(
+      `${settingName("deliver.egressUrl")}: the backend hands deliveries to egress at this https:// URL`,
     );
   }
   if (config.database.url === undefined) {

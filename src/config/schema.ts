@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { parseCidrList } from "../deliver/ssrf/ip.ts";
 import { isPostgresUrl, isRedisUrl } from "./urls.ts";
 
 export const PROFILES = ["dev", "production"] as const;
@@ -88,6 +89,28 @@ export interface Config {
     readonly headersTimeoutSeconds: number;
     /** …and its whole request within this. */
     readonly requestTimeoutSeconds: number;
+  };
+  readonly deliver: {
+    /**
+     * CIDRs egress may deliver to although they are private, loopback or
+     * link-local (comma-separated); plain http:// only to these. Empty: public
+     * addresses only.
+     */
+    readonly allowCidrs: string;
+    /** Egress's internal https:// URL, for the backend (and the ingester's fast path) in production. */
+    readonly egressUrl?: string | undefined;
+    /** Egress's public box key (base64url X25519), with which the backend seals destination secrets. */
+    readonly egressPublicKey?: string | undefined;
+    /** Egress's private box key file (egress only). */
+    readonly egressKeyFile?: string | undefined;
+    /** How often the scheduler looks for due deliveries. */
+    readonly pollMs: number;
+    /** How long a hand-off to egress holds a delivery; must exceed the longest destination timeout. */
+    readonly leaseSeconds: number;
+    readonly circuitFailureThreshold: number;
+    readonly circuitCooldownSeconds: number;
+    /** A destination failing continuously for this long is disabled. */
+    readonly disableAfterSeconds: number;
   };
 }
 
@@ -201,6 +224,29 @@ export function configSchema(cwd: string) {
           requestTimeoutSeconds: int(1, 600).default(30),
         })
         .prefault({}),
+      deliver: z
+        .strictObject({
+          allowCidrs: z
+            .string()
+            .default("")
+            .superRefine((v, ctx) => {
+              if (v.trim() === "") return;
+              const r = parseCidrList(v);
+              if (!r.ok) ctx.addIssue({ code: "custom", message: r.reason });
+            }),
+          egressUrl: httpsUrl.optional(),
+          egressPublicKey: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{43}$/, { error: "must be a base64url X25519 public key (43 characters)" })
+            .optional(),
+          egressKeyFile: nonEmpty.optional(),
+          pollMs: int(20, 60_000).default(500),
+          leaseSeconds: int(10, 3600).default(90),
+          circuitFailureThreshold: int(1, 10_000).default(5),
+          circuitCooldownSeconds: int(1, DAY).default(30),
+          disableAfterSeconds: int(60, 90 * DAY).default(5 * DAY),
+        })
+        .prefault({}),
     })
     .superRefine((c, ctx) => {
       // The dev profile serves plain HTTP and trusts loopback-only exceptions: never off the machine.
@@ -263,6 +309,11 @@ export function configSchema(cwd: string) {
         },
         masterKeyFile: c.masterKeyFile === undefined ? undefined : resolve(cwd, c.masterKeyFile),
         apiKeys: { environment: c.apiKeys.environment ?? (c.profile === "production" ? "live" : "test") },
+        deliver: {
+          ...c.deliver,
+          egressKeyFile:
+            c.deliver.egressKeyFile === undefined ? undefined : resolve(cwd, c.deliver.egressKeyFile),
+        },
         ingest: {
           ...c.ingest,
           tlsCertFile: c.ingest.tlsCertFile === undefined ? undefined : resolve(cwd, c.ingest.tlsCertFile),

@@ -73,6 +73,15 @@ export const SETTINGS: readonly Setting[] = [
   { path: "ingest.tlsKeyFile", env: "ZENMESH_INGEST_TLS_KEY_FILE", kind: "string" },
   { path: "ingest.headersTimeoutSeconds", env: "ZENMESH_INGEST_HEADERS_TIMEOUT_SECONDS", kind: "integer" },
   { path: "ingest.requestTimeoutSeconds", env: "ZENMESH_INGEST_REQUEST_TIMEOUT_SECONDS", kind: "integer" },
+  { path: "deliver.allowCidrs", env: "ZENMESH_EGRESS_ALLOW_CIDRS", kind: "string" },
+  { path: "deliver.egressUrl", env: "ZENMESH_EGRESS_URL", kind: "string" },
+  { path: "deliver.egressPublicKey", env: "ZENMESH_EGRESS_PUBLIC_KEY", kind: "string" },
+  { path: "deliver.egressKeyFile", env: "ZENMESH_EGRESS_KEY_FILE", kind: "string" },
+  { path: "deliver.pollMs", env: "ZENMESH_DELIVER_POLL_MS", kind: "integer" },
+  { path: "deliver.leaseSeconds", env: "ZENMESH_DELIVER_LEASE_SECONDS", kind: "integer" },
+  { path: "deliver.circuitFailureThreshold", env: "ZENMESH_CIRCUIT_FAILURE_THRESHOLD", kind: "integer" },
+  { path: "deliver.circuitCooldownSeconds", env: "ZENMESH_CIRCUIT_COOLDOWN_SECONDS", kind: "integer" },
+  { path: "deliver.disableAfterSeconds", env: "ZENMESH_DISABLE_AFTER_SECONDS", kind: "integer" },
 ];
 
 /** Where the config file path comes from, besides `loadConfig({ file })`. */

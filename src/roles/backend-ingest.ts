@@ -8,8 +8,9 @@
 import type { Clock } from "../core/index.ts";
 import { ZenError } from "../core/index.ts";
 import type { Database } from "../db/index.ts";
+import { type DispatchBatch, emptyBatch } from "../deliver/types.ts";
 import { loadSourceChanges } from "../ingest/sources/index.ts";
-import { persistBatch } from "../ingest/store/index.ts";
+import { type PersistDeps, persistBatch } from "../ingest/store/index.ts";
 import type { IngestItem } from "../ingest/types.ts";
 import type { InternalRequest, InternalRoute } from "../mesh/index.ts";
 import type { ZenLock } from "../zenlock/index.ts";
@@ -25,6 +26,8 @@ export interface IngestBackendDeps {
   signed: "required" | "optional";
   /** True once the backend is shutting down: held polls answer at once instead of outliving the database. */
   closing: () => boolean;
+  /** The delivery fan-out run in each tenant's ingest transaction, collecting the fast path's batch. */
+  fanOut?: (into: DispatchBatch) => NonNullable<PersistDeps["onStored"]>;
 }
 
 async function latestRevision(db: Database): Promise<number> {
@@ -90,10 +93,19 @@ export function ingestRoutes(deps: IngestBackendDeps): InternalRoute[] {
         if (!Array.isArray(items) || items.length > 1000) {
           throw new ZenError("VALIDATION_FAILED", { message: "items must be an array of at most 1000" });
         }
-        const results = await persistBatch({ db: deps.db, zenlock: deps.zenlock, clock: deps.clock }, items, {
-          actor: { type: "workload", spiffeId: req.peer.spiffeId },
-        });
-        return { status: 200, body: { results } };
+        const dispatch = emptyBatch();
+        const results = await persistBatch(
+          {
+            db: deps.db,
+            zenlock: deps.zenlock,
+            clock: deps.clock,
+            ...(deps.fanOut ? { onStored: deps.fanOut(dispatch) } : {}),
+          },
+          items,
+          { actor: { type: "workload", spiffeId: req.peer.spiffeId } },
+        );
+        // The ingester hands `dispatch` to egress at once: the first attempts need no polling interval.
+        return { status: 200, body: { results, dispatch } };
       },
     },
   ];

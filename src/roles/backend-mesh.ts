@@ -26,6 +26,7 @@ import {
   SYSTEM_HOP_TENANT,
   systemHopKeyId,
 } from "../mesh/index.ts";
+import type { BackendDelivery } from "./backend-deliver.ts";
 import { ingestRoutes } from "./backend-ingest.ts";
 import type { Services } from "./services.ts";
 
@@ -85,7 +86,12 @@ export async function startBackendMesh(
   config: Config,
   logger: Logger,
   identity: IdentitySource,
-  opts: { port: number; redis?: Redis | undefined; ca?: CertificateAuthority | undefined },
+  opts: {
+    port: number;
+    redis?: Redis | undefined;
+    ca?: CertificateAuthority | undefined;
+    delivery?: BackendDelivery | undefined;
+  },
 ): Promise<BackendMesh> {
   const td = config.mesh.trustDomain;
   const id = (path: string) => `spiffe://${td}/${path}`;
@@ -120,7 +126,9 @@ export async function startBackendMesh(
       clock: svc.tenancy.clock,
       trustDomain: td,
       signed,
+      ...(opts.delivery ? { fanOut: opts.delivery.fanOut } : {}),
     }),
+    ...(opts.delivery?.routes ?? []),
     {
       method: "GET",
       path: "/internal/health",
@@ -200,7 +208,7 @@ export async function startBackendMesh(
     logger,
     host: config.mesh.host,
     port: opts.port,
-    // Ingesters send batches of up to 8 MiB of events, base64 in JSON.
+    // Ingesters send batches of up to 8 MiB of events, base64 in JSON; egress sends results.
     maxBodyBytes: 32 * 1024 * 1024,
     hopVerifier,
     async audit(entry) {

@@ -9,8 +9,10 @@ import type { Config } from "../config/index.ts";
 import type { CertificateAuthority } from "../identity/index.ts";
 import type { IdentitySource } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
+import { startBackendDelivery } from "./backend-deliver.ts";
 import { type BackendMesh, startBackendMesh } from "./backend-mesh.ts";
 import { type JoinServer, startJoinServer } from "./join.ts";
+import type { PeerUrl } from "./peer-url.ts";
 import { openServices, type Services } from "./services.ts";
 import { VERSION } from "./version.ts";
 
@@ -33,9 +35,15 @@ export async function startBackend(
     ca?: CertificateAuthority | undefined;
     /** Where the ingesters listen, for the ingest URLs sources show. */
     ingestBaseUrl: () => string;
+    /** Where egress listens, once known. */
+    egressUrl?: PeerUrl | undefined;
+    /** Egress's public box key: destination secrets are sealed to it. */
+    egressBoxPublicKey?: Buffer | undefined;
   },
 ): Promise<RunningBackend> {
   const services = await openServices(config);
+  const delivery = startBackendDelivery(services, config, logger, opts.identity);
+  opts.egressUrl?.onChange((url) => delivery.setEgressUrl(url));
   const api = buildApiServer({
     tenancy: services.tenancy,
     logger,
@@ -45,6 +53,8 @@ export async function startBackend(
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     defaultMetrics: config.metrics.enabled,
     ingestBaseUrl: opts.ingestBaseUrl,
+    egressBoxKey: () => opts.egressBoxPublicKey,
+    delivery: { queue: delivery.queue, kick: () => delivery.scheduler.kick() },
   });
   let mesh: BackendMesh | undefined;
   let join: JoinServer | undefined;
@@ -53,6 +63,7 @@ export async function startBackend(
       port: opts.internalPort,
       redis: services.redis,
       ca: opts.ca,
+      delivery,
     });
     if (opts.ca) {
       join = await startJoinServer({
@@ -70,6 +81,7 @@ export async function startBackend(
     await join?.close().catch(() => {});
     await mesh?.close().catch(() => {});
     await api.close().catch(() => {});
+    await delivery.close().catch(() => {});
     await services.close();
     throw err;
   }
@@ -87,6 +99,7 @@ export async function startBackend(
     async close() {
       await joinServer?.close();
       await api.close();
+      await delivery.close();
       await running.close();
       await services.close();
     },

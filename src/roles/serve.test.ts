@@ -27,6 +27,7 @@ import {
   svidToMessage,
   type WorkloadApiServer,
 } from "../identity/index.ts";
+import { createEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { createSource } from "../ingest/sources/index.ts";
 import { captureLogs } from "../log/testing.ts";
 import { createInternalClient } from "../mesh/index.ts";
@@ -72,6 +73,7 @@ describe("zenmesh serve <role> in production", () => {
         ZENMESH_BFF_INTERNAL_PORT: "0",
         ZENMESH_HEARTBEAT_SECONDS: "1",
         ZENMESH_LOG_LEVEL: "warn",
+        ZENMESH_EGRESS_KEY_FILE: egressKeyFile,
         ...env,
       },
       argv: [],
@@ -110,8 +112,12 @@ describe("zenmesh serve <role> in production", () => {
     return files;
   };
 
+  let egressKeyFile: string;
+
   before(async () => {
     pki = await testCa();
+    egressKeyFile = join(tempDir("zm-egress-key-"), "egress-box.key");
+    createEgressKeyFile(egressKeyFile);
     const dataDir = tempDir("zm-serve-");
     if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dataDir, "pgdata"), { recursive: true });
     const config = loadConfig({

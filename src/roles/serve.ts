@@ -8,14 +8,14 @@ import { readFileSync } from "node:fs";
 import type { Config, RoleName } from "../config/index.ts";
 import { assertProductionSafe } from "../config/index.ts";
 import { ZenError } from "../core/index.ts";
-
+import { type BoxKeyPair, boxKeyPairFromPrivate, decodeBoxPublicKey } from "../deliver/box.ts";
+import { readEgressKeyFile } from "../deliver/egress/key-file.ts";
 import {
   CertificateAuthority,
   createKeyAndCsr,
   createRenewingIdentity,
   createSpireIdentitySource,
 } from "../identity/index.ts";
-
 import type { IdentitySource } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
 import { createInternalClient } from "../mesh/index.ts";
@@ -23,6 +23,7 @@ import { loadMasterKeyRing } from "../zenlock/index.ts";
 import { startBackend } from "./backend.ts";
 import { createFileIdentity } from "./file-identity.ts";
 import { joinWithToken, svidFromChain } from "./join.ts";
+import { createPeerUrl, type PeerUrl } from "./peer-url.ts";
 import { createPushedIdentity } from "./pushed-identity.ts";
 import { type BootMessage, fromWire, type ReadyMessage, type ToChild } from "./wire.ts";
 import { startWorker } from "./worker.ts";
@@ -60,11 +61,15 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
   if (boot.role !== role) throw new ZenError("INTERNAL", { message: "the supervisor booted another role" });
   const identity = createPushedIdentity(fromWire(boot.identity));
   const ingest = { url: defaultIngestUrl(config) };
+  const egress = createPeerUrl(config.deliver.egressUrl);
   process.on("message", (m) => {
     const msg = m as ToChild;
     if (msg?.type === "identity") identity.push(fromWire(msg.identity));
-    // An operator-set public URL wins over where the ingester happens to listen.
-    if (msg?.type === "peers" && config.ingest.publicUrl === undefined) ingest.url = msg.ingestUrl;
+    if (msg?.type === "peers") {
+      // An operator-set public URL wins over where the ingester happens to listen.
+      if (msg.ingestUrl && config.ingest.publicUrl === undefined) ingest.url = msg.ingestUrl;
+      if (msg.egressUrl) egress.set(msg.egressUrl);
+    }
   });
   // The supervisor is gone: a role never outlives it.
   process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));
@@ -76,6 +81,11 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
     apiPort: boot.ports.api ?? config.api.port,
     ingestPort: boot.ports.ingest,
     ingestBaseUrl: () => ingest.url,
+    egressUrl: egress,
+    ...(boot.box?.publicKey ? { egressBoxPublicKey: Buffer.from(boot.box.publicKey, "base64url") } : {}),
+    ...(boot.box?.privateKey
+      ? { egressBox: boxKeyPairFromPrivate(Buffer.from(boot.box.privateKey, "base64url")) }
+      : {}),
   });
   const ready: ReadyMessage = {
     type: "ready",
@@ -97,6 +107,12 @@ interface RoleWiring {
   apiPort: number;
   ingestPort?: number | undefined;
   ingestBaseUrl: () => string;
+  /** Where egress listens, as soon as it is known (backend and ingester). */
+  egressUrl: PeerUrl;
+  /** The backend seals destination secrets to this. */
+  egressBoxPublicKey?: Buffer | undefined;
+  /** Egress opens them with this. */
+  egressBox?: BoxKeyPair | undefined;
 }
 
 function defaultIngestUrl(config: Config): string {
@@ -135,6 +151,8 @@ async function startRole(
       internalPort: w.internalPort,
       ca: w.ca,
       ingestBaseUrl: w.ingestBaseUrl,
+      egressUrl: w.egressUrl,
+      egressBoxPublicKey: w.egressBoxPublicKey,
     });
     return { internalUrl: b.internalUrl, publicUrls: b.publicUrls, close: () => b.close() };
   }
@@ -150,6 +168,8 @@ async function startRole(
     backendUrl: w.backendUrl,
     internalPort: w.internalPort,
     ingestPort: w.ingestPort,
+    egressUrl: w.egressUrl,
+    egressBox: w.egressBox,
   });
   return { internalUrl: worker.internalUrl, publicUrls: worker.publicUrls, close: () => worker.close() };
 }
@@ -222,6 +242,15 @@ export async function serveProduction(role: RoleName, config: Config, logger: Lo
       internalPort: internalPortOf(role, config),
       apiPort: config.api.port,
       ingestBaseUrl: () => defaultIngestUrl(config),
+      egressUrl: createPeerUrl(config.deliver.egressUrl),
+      egressBoxPublicKey:
+        config.deliver.egressPublicKey === undefined
+          ? undefined
+          : decodeBoxPublicKey(config.deliver.egressPublicKey),
+      egressBox:
+        role === "egress" && config.deliver.egressKeyFile !== undefined
+          ? readEgressKeyFile(config.deliver.egressKeyFile)
+          : undefined,
     });
   } catch (err) {
     await identity.close().catch(() => {});

@@ -27,6 +27,7 @@ export interface ChildSpec {
   ports: BootMessage["ports"];
   peers: () => BootMessage["peers"];
   hop: BootMessage["hop"];
+  box?: BootMessage["box"];
   /** Called on every ready message (first start and restarts). */
   onReady?(msg: ReadyMessage): void;
 }
@@ -174,6 +175,7 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
       role: spec.role,
       identity: toWire(svid),
       hop: spec.hop,
+      ...(spec.box ? { box: spec.box } : {}),
       ports: { ...spec.ports },
       peers: spec.peers(),
     };

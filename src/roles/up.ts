@@ -5,9 +5,11 @@
  * the internal (mTLS) URLs go to `<data-dir>/run/mesh.json`, and the
  * operator's credentials to `<data-dir>/operator/` (0600), for the CLI.
  */
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, RoleName } from "../config/index.ts";
+import type { BoxKeyPair } from "../deliver/box.ts";
+import { createEgressKeyFile, readEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { CertificateAuthority } from "../identity/index.ts";
 import type { Svid } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
@@ -64,6 +66,16 @@ function hopFor(master: Buffer, role: RoleName) {
   };
 }
 
+/** The dev profile's egress box key, generated into the data dir on first start (0600). */
+export function loadOrCreateEgressKey(config: Config): BoxKeyPair {
+  const file = config.deliver.egressKeyFile ?? join(config.dataDir, "egress-box.key");
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    createEgressKeyFile(file);
+  }
+  return readEgressKeyFile(file);
+}
+
 export async function startUp(
   config: Config,
   logger: Logger,
@@ -88,12 +100,14 @@ export async function startUp(
     const deps = { config, ca, logger, out };
 
     let backendOnReady = () => {};
+    const box = loadOrCreateEgressKey(config);
     const backend = superviseChild(deps, {
       role: "backend",
       args: opts.args,
       ports: { internal: config.mesh.backendPort, api: config.api.port },
       peers: () => ({}),
       hop: hopFor(hopMaster, "backend"),
+      box: { publicKey: box.publicKey.toString("base64url") },
       onReady: () => backendOnReady(),
     });
     started.push(backend);
@@ -105,13 +119,25 @@ export async function startUp(
       egress: config.mesh.egressPort,
       bff: config.mesh.bffPort,
     };
-    // The backend shows sources' ingest URLs: it learns where the ingester listens, again after any restart.
+    // The backend shows sources' ingest URLs and hands deliveries to egress; the ingester hands its
+    // fast path to egress: each learns where the others listen, again after any restart.
     let ingestUrl: string | undefined;
+    let egressUrl: string | undefined;
     const tellBackend = () => {
-      if (ingestUrl) backend.send({ type: "peers", ingestUrl });
+      if (ingestUrl || egressUrl) {
+        backend.send({
+          type: "peers",
+          ...(ingestUrl ? { ingestUrl } : {}),
+          ...(egressUrl ? { egressUrl } : {}),
+        });
+      }
+    };
+    const tellIngester = () => {
+      if (egressUrl) workers.find((w) => w.role === "ingester")?.send({ type: "peers", egressUrl });
     };
     backendOnReady = tellBackend;
-    const workers = WORKER_ROLES.map((role) => {
+    const workers: SupervisedChild[] = [];
+    for (const role of WORKER_ROLES) {
       const c = superviseChild(deps, {
         role,
         args: opts.args,
@@ -121,16 +147,23 @@ export async function startUp(
             : { internal: portOf[role] },
         peers: () => ({ backend: backendUrl() }),
         hop: hopFor(hopMaster, role),
+        ...(role === "egress" ? { box: { privateKey: box.privateKey.toString("base64url") } } : {}),
         onReady: (msg) => {
           if (msg.public.ingest) {
             ingestUrl = msg.public.ingest;
             tellBackend();
+            tellIngester();
+          }
+          if (role === "egress") {
+            egressUrl = msg.internal;
+            tellBackend();
+            tellIngester();
           }
         },
       });
       started.push(c);
-      return c;
-    });
+      workers.push(c);
+    }
     const workerReady = await Promise.all(workers.map((w) => w.firstReady));
 
     const endpoints = { ...backendReady.public };

@@ -26,6 +26,11 @@ export interface BootMessage {
   ports: { internal: number; api?: number; ingest?: number };
   /** Internal URLs of the roles this one talks to. */
   peers: Partial<Record<RoleName, string>>;
+  /**
+   * Egress's box key: the private half to egress only (it opens destination
+   * secrets), the public half to the backend (it seals them), base64url.
+   */
+  box?: { privateKey?: string; publicKey?: string };
 }
 
 export interface IdentityMessage {
@@ -33,10 +38,15 @@ export interface IdentityMessage {
   identity: SvidWire;
 }
 
-/** Tells the backend where the ingester listens, for the ingest URLs sources show. */
+/**
+ * Where other roles listen, once they do: the ingester's public URL (the
+ * ingest URLs sources show) for the backend, egress's internal URL for the
+ * backend and the ingester.
+ */
 export interface PeersMessage {
   type: "peers";
-  ingestUrl: string;
+  ingestUrl?: string;
+  egressUrl?: string;
 }
 
 export type ToChild = BootMessage | IdentityMessage | PeersMessage;

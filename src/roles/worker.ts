@@ -5,7 +5,9 @@
  * heartbeats. Their data paths (ingest, delivery, dashboard) plug in here.
  */
 import type { Config, RoleName } from "../config/index.ts";
-import { systemClock } from "../core/index.ts";
+import { systemClock, ZenError } from "../core/index.ts";
+import type { BoxKeyPair } from "../deliver/box.ts";
+import { type DispatchBatch, parseCidrList, type RunningEgress, startEgress } from "../deliver/index.ts";
 import type { IdentitySource } from "../identity/types.ts";
 import { startIngester } from "../ingest/ingester/index.ts";
 import type { Logger } from "../log/index.ts";
@@ -15,6 +17,8 @@ import {
   createInternalServer,
   type InternalClient,
 } from "../mesh/index.ts";
+import { createFastPath } from "./fast-path.ts";
+import type { PeerUrl } from "./peer-url.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningWorker {
@@ -34,12 +38,42 @@ export interface WorkerOptions {
   internalPort: number;
   /** The public ingest port (ingester only); a restart reuses the first start's. */
   ingestPort?: number | undefined;
+  /** Where egress listens (the ingester's fast path). */
+  egressUrl?: PeerUrl | undefined;
+  /** Egress's box key (egress only). */
+  egressBox?: BoxKeyPair | undefined;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const td = opts.config.mesh.trustDomain;
   const id = (path: string) => `spiffe://${td}/${path}`;
   const startedAt = new Date().toISOString();
+  const backend = createInternalClient({
+    identity: opts.identity,
+    trustDomain: td,
+    baseUrl: opts.backendUrl,
+    expectServer: id("backend"),
+    hopSigner: createHopSigner({ keyId: opts.hop.keyId, key: opts.hop.key }),
+  });
+  let egress: RunningEgress | undefined;
+  if (opts.role === "egress") {
+    if (!opts.egressBox) {
+      throw new ZenError("CONFIG_INVALID", { message: "egress needs its box key (ZENMESH_EGRESS_KEY_FILE)" });
+    }
+    const text = opts.config.deliver.allowCidrs;
+    const cidrs = text.trim() === "" ? { ok: true as const, value: [] } : parseCidrList(text);
+    if (!cidrs.ok)
+      throw new ZenError("CONFIG_INVALID", { message: `ZENMESH_EGRESS_ALLOW_CIDRS: ${cidrs.reason}` });
+    egress = startEgress({
+      backend: () => backend,
+      box: opts.egressBox,
+      allowCidrs: cidrs.value,
+      trustDomain: td,
+      logger: opts.logger,
+      clock: systemClock,
+      userAgent: `zenmesh/${VERSION}`,
+    });
+  }
   const server = await createInternalServer({
     identity: opts.identity,
     trustDomain: td,
@@ -56,15 +90,21 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           return { status: 200, body: { status: "ok", role: opts.role, version: VERSION } };
         },
       },
+      ...(egress?.routes ?? []),
     ],
+    // Dispatch batches carry payloads (up to 16 MiB each, base64 in JSON).
+    ...(egress ? { maxBodyBytes: 64 * 1024 * 1024 } : {}),
   });
-  const backend = createInternalClient({
-    identity: opts.identity,
-    trustDomain: td,
-    baseUrl: opts.backendUrl,
-    expectServer: id("backend"),
-    hopSigner: createHopSigner({ keyId: opts.hop.keyId, key: opts.hop.key }),
-  });
+  const fastPath =
+    opts.role === "ingester"
+      ? createFastPath({
+          backend,
+          egressUrl: opts.egressUrl,
+          identity: opts.identity,
+          trustDomain: td,
+          logger: opts.logger,
+        })
+      : undefined;
   const ingester =
     opts.role === "ingester"
       ? await startIngester({
@@ -79,6 +119,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           plainHttpAllowed: opts.config.profile === "dev",
           headersTimeoutMs: opts.config.ingest.headersTimeoutSeconds * 1000,
           requestTimeoutMs: opts.config.ingest.requestTimeoutSeconds * 1000,
+          ...(fastPath ? { onDispatch: (batch: DispatchBatch) => fastPath.send(batch) } : {}),
         })
       : undefined;
   let warned = false;
@@ -110,6 +151,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     async close() {
       clearInterval(timer);
       await ingester?.close();
+      await fastPath?.close();
+      await egress?.close();
       await backend.close();
       await server.close();
     },

@@ -5,6 +5,7 @@
  * gets its own item's outcome; a failed call fails every item in it, so a
  * caller never answers 202 for an event the backend did not commit.
  */
+import type { DispatchBatch } from "../../deliver/types.ts";
 import type { InternalClient } from "../../mesh/index.ts";
 import type { IngestItem, IngestOutcome } from "../types.ts";
 
@@ -26,6 +27,8 @@ export function createBatcher(opts: {
   maxInFlight?: number;
   maxItems?: number;
   maxBytes?: number;
+  /** What the backend leased to the fast path with a batch it committed. */
+  onDispatch?(batch: DispatchBatch): void;
 }): Batcher {
   const maxInFlight = opts.maxInFlight ?? 4;
   const maxItems = opts.maxItems ?? 256;
@@ -56,13 +59,14 @@ export function createBatcher(opts: {
     try {
       const r = await opts.backend.request("POST", "/internal/events", { items: batch.map((p) => p.item) });
       if (r.status !== 200) throw new Error(`the backend answered ${r.status}`);
-      const { results } = r.json<{ results: IngestOutcome[] }>();
+      const { results, dispatch } = r.json<{ results: IngestOutcome[]; dispatch?: DispatchBatch }>();
       if (!Array.isArray(results) || results.length !== batch.length) {
         throw new Error("the backend answered a different number of results");
       }
       batch.forEach((p, i) => {
         p.resolve(results[i]!);
       });
+      if (dispatch && Array.isArray(dispatch.jobs) && dispatch.jobs.length > 0) opts.onDispatch?.(dispatch);
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       for (const p of batch) p.reject(e);

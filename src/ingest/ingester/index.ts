@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Clock } from "../../core/index.ts";
+import type { DispatchBatch } from "../../deliver/types.ts";
 import type { Logger } from "../../log/index.ts";
 import type { InternalClient } from "../../mesh/index.ts";
 import { createBatcher } from "./batcher.ts";
@@ -32,9 +33,14 @@ export async function startIngester(opts: {
   plainHttpAllowed: boolean;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** The fast path: deliveries the backend leased with a committed batch. */
+  onDispatch?(batch: DispatchBatch): void;
 }): Promise<RunningIngester> {
   const sources = createSourceCache({ backend: opts.backend, logger: opts.logger });
-  const batcher = createBatcher({ backend: opts.backend });
+  const batcher = createBatcher({
+    backend: opts.backend,
+    ...(opts.onDispatch ? { onDispatch: opts.onDispatch } : {}),
+  });
   let server: IngestServer;
   try {
     server = await startIngestServer({

@@ -5,6 +5,7 @@ export {
   type PersistDeps,
   type PersistOptions,
   persistBatch,
+  type StoredEventFacts,
 } from "./persist.ts";
 export { replayKeys } from "./replay.ts";
 export { MAX_BODY_BYTES, type ValidItem, validateItem } from "./validate.ts";

@@ -25,6 +25,19 @@ export interface PersistDeps {
   replayWindowSeconds?: number;
   /** How far back a fingerprint counts as a duplicate; default 7 days. */
   dedupeWindowSeconds?: number;
+  /**
+   * Called in each tenant's transaction with the events it stored, before it
+   * commits (the delivery fan-out): a failure fails the transaction.
+   */
+  onStored?(tx: Tx, tenantId: string, events: readonly StoredEventFacts[], now: Date): Promise<void>;
+}
+
+/** A freshly stored event, for what runs in the same transaction. */
+export interface StoredEventFacts {
+  eventId: string;
+  projectId: string;
+  sourceId: string;
+  item: ValidItem;
 }
 
 export interface PersistOptions {
@@ -122,6 +135,7 @@ function persistTenant(
     }
 
     const counts = { stored: 0, duplicates: 0, replayed: 0 };
+    const stored: StoredEventFacts[] = [];
     if (live.length > 0) {
       const fpKey = await deps.zenlock.fingerprintKey(tx, tenantId);
       try {
@@ -157,6 +171,7 @@ function persistTenant(
             out.set(p.index, { status: "duplicate", eventId: original });
           } else {
             await insertEvent(deps, tx, tenantId, source, p.item, { eventId, fp, fpVersion: fpKey.version });
+            stored.push({ eventId, projectId: source.project_id, sourceId: source.id, item: p.item });
             counts.stored++;
             out.set(p.index, { status: "stored", eventId });
           }
@@ -166,6 +181,7 @@ function persistTenant(
       }
     }
 
+    if (stored.length > 0 && deps.onStored) await deps.onStored(tx, tenantId, stored, now);
     await sweepExpiredReplays(tx, tenantId, now);
     const projects = new Set(live.map(({ source }) => source.project_id));
     const [onlyProject] = projects;

@@ -1,0 +1,302 @@
+/**
+ * Delivery end to end in one process, on both drivers: fan-out at ingest,
+ * the queue and scheduler, egress with the real sender, results back into
+ * the schedule — against real receivers on loopback and an independent
+ * Standard Webhooks verifier, under a fixed clock.
+ */
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import { Webhook } from "standardwebhooks";
+import { DRIVERS, skipReason } from "../../../test/support/db.ts";
+import {
+  type Pipeline,
+  type Receiver,
+  startPipeline,
+  startReceiver,
+} from "../../../test/support/delivery.ts";
+import { listAudit } from "../../audit/index.ts";
+import { rotateDestinationSecret } from "../destinations/index.ts";
+import { getDelivery, listDeliveries } from "./read.ts";
+import { createReplayJob, getReplayJob, replayDelivery } from "./replay.ts";
+
+const verify = (secret: string, r: { body: string; headers: Record<string, unknown> }) =>
+  new Webhook(secret).verify(r.body, r.headers as Record<string, string>);
+
+for (const kind of DRIVERS) {
+  describe(`delivery on ${kind}`, { skip: skipReason(kind) }, () => {
+    let p: Pipeline;
+    const receivers: Receiver[] = [];
+    const receiver = async () => {
+      const r = await startReceiver();
+      receivers.push(r);
+      return r;
+    };
+    /** A destination at a fresh receiver, subscribed to everything. */
+    const target = async (input: Record<string, unknown> = {}) => {
+      const r = await receiver();
+      const d = await p.destination({ url: r.url, allow_plain_http: true, ...input });
+      await p.subscribe(d.id);
+      return { r, ...d };
+    };
+    const rows = (sql: string, params: unknown[] = []) => p.t.admin<Record<string, unknown>>(sql, params);
+
+    // A pipeline of its own per test: the queue and the circuits are installation-wide.
+    beforeEach(async () => {
+      p = await startPipeline(kind, { allowCidrs: "127.0.0.1/32", start: new Date().toISOString() });
+    });
+    afterEach(async () => {
+      for (const r of receivers.splice(0)) await r.close();
+      await p?.close();
+    });
+
+    test("a receiver verifying with standardwebhooks accepts every delivery, during a rotation overlap too", async () => {
+      const { r, id, secret } = await target();
+      await p.ingest(1);
+      await p.round();
+      assert.equal(r.arrivals.length, 1);
+      verify(secret, r.arrivals[0]!);
+
+      const rotated = await rotateDestinationSecret(p.deps, p.ctx, id, { overlap_seconds: 3600 });
+      await p.ingest(1);
+      await p.round();
+      const during = r.arrivals[1]!;
+      verify(rotated.secret, during);
+      verify(secret, during);
+      assert.equal(String(during.headers["webhook-signature"]).split(" ").length, 2);
+
+      // A rotation without overlap retires every older secret at once (a leaked one, say).
+      const again = await rotateDestinationSecret(p.deps, p.ctx, id, { overlap_seconds: 0 });
+      await p.ingest(1);
+      await p.round();
+      const afterOverlap = r.arrivals[2]!;
+      verify(again.secret, afterOverlap);
+      assert.throws(() => verify(rotated.secret, afterOverlap));
+      assert.throws(() => verify(secret, afterOverlap));
+      // The body is a CloudEvent whose id is the webhook-id.
+      const ce = JSON.parse(afterOverlap.body) as { id: string; specversion: string };
+      assert.equal(ce.specversion, "1.0");
+      assert.equal(afterOverlap.headers["webhook-id"], ce.id);
+      assert.match(String(afterOverlap.headers["x-correlation-id"]), /\S+/);
+    });
+
+    test("a target that fails 3 times then succeeds gets the event once, after 4 attempts on the schedule", async () => {
+      const { r } = await target();
+      r.respond = (_a, n) => ({ status: n <= 3 ? 503 : 200 });
+      const t0 = p.clock.now().getTime();
+      const { ids } = await p.ingest(1);
+      await p.round();
+      for (let i = 0; i < 3; i++) {
+        assert.ok(await p.advanceToNextDue());
+        await p.round();
+      }
+      assert.equal(r.arrivals.length, 4);
+      assert.equal(
+        new Set(r.arrivals.map((a) => a.headers["webhook-id"])).size,
+        1,
+        "one webhook-id across retries",
+      );
+      const [d] = await rows("select id, status, attempts from deliveries where event_id = $1", [ids[0]]);
+      assert.equal(d?.status, "succeeded");
+      const detail = await getDelivery(p.deps, p.ctx, String(d?.id));
+      assert.deepEqual(
+        detail.attempt_history.map((a) => [a.attempt, a.verdict, a.status_code]),
+        [
+          [1, "retry", 503],
+          [2, "retry", 503],
+          [3, "retry", 503],
+          [4, "success", 200],
+        ],
+      );
+      // random() = 0.5 puts the ±20 % jitter at zero: the default schedule's first delays exactly.
+      const offsets = detail.attempt_history.map((a) => (Date.parse(a.started_at) - t0) / 1000);
+      assert.deepEqual(offsets, [0, 5, 5 + 300, 5 + 300 + 1800]);
+      assert.equal(await p.advanceToNextDue(), false, "nothing left queued");
+    });
+
+    test("a permanent 4xx dead-letters at once; Retry-After is honoured for a 429", async () => {
+      const gone = await target();
+      gone.r.respond = () => ({ status: 410 });
+      const limited = await target();
+      limited.r.respond = (_a, n) => ({ status: n === 1 ? 429 : 200, headers: { "retry-after": "120" } });
+      const start = p.clock.now().getTime();
+      await p.ingest(1);
+      await p.round();
+      const [dead] = await rows("select status, last_error from deliveries where destination_id = $1", [
+        gone.id,
+      ]);
+      assert.equal(dead?.status, "dead");
+      assert.equal(dead?.last_error, "http_4xx");
+      const [waiting] = await rows("select next_attempt_at from deliveries where destination_id = $1", [
+        limited.id,
+      ]);
+      assert.equal((waiting?.next_attempt_at as Date).getTime() - start, 120_000);
+    });
+
+    test("a target down for the whole schedule dead-letters every event; a bulk replay delivers all of them", async () => {
+      const { r, id } = await target();
+      r.respond = () => ({ status: 500 });
+      const n = 12;
+      await p.ingest(n);
+      // The circuit opens on the way, so the schedule runs out one probe at a time.
+      await p.drain();
+      const dead = await listDeliveries(p.deps, p.ctx, { dlq: true, destinationId: id, limit: 100 });
+      assert.equal(dead.data.length, n);
+      assert.ok(dead.data.every((d) => d.attempts === 8 && d.status === "dead"));
+      assert.equal(r.arrivals.length, n * 8);
+
+      r.respond = () => ({ status: 200 });
+      const before = r.arrivals.length;
+      const job = await createReplayJob({ ...p.deps, queue: p.queue }, p.ctx, { destination_id: id });
+      assert.equal(job.total, n);
+      // The circuit is still open from the outage: one probe closes it, then the rest follow.
+      await p.drain();
+      const delivered = r.arrivals.slice(before);
+      assert.equal(new Set(delivered.map((a) => a.headers["webhook-id"])).size, n, "every dead letter, once");
+      assert.equal((await getReplayJob({ ...p.deps, queue: p.queue }, p.ctx, job.id)).status, "done");
+      const left = await listDeliveries(p.deps, p.ctx, { dlq: true, destinationId: id, limit: 100 });
+      assert.equal(left.data.length, 0);
+      // A replayed delivery starts its schedule over and keeps its webhook-id.
+      const one = await listDeliveries(p.deps, p.ctx, { destinationId: id, limit: 1 });
+      assert.equal(one.data[0]?.replays, 1);
+      await assert.rejects(
+        replayDelivery({ ...p.deps, queue: p.queue }, p.ctx, "dlv_0000000000000000000000"),
+        (e: { code?: string }) => e.code === "NOT_FOUND",
+      );
+    });
+
+    test("FIFO: the target sees ingest order, and a failing head holds the rest back", async () => {
+      const { r } = await target({ fifo: true });
+      let failed = false;
+      r.respond = (a) => {
+        const n = (JSON.parse(a.body) as { data: { n: number } }).data.n;
+        if (n === 3 && !failed) {
+          failed = true;
+          return { status: 500 };
+        }
+        return { status: 200 };
+      };
+      const items = Array.from({ length: 6 }, (_, n) => p.item({ text: JSON.stringify({ n }) }));
+      await p.ingest(items);
+      await p.drain();
+      const seen = r.arrivals.map((a) => (JSON.parse(a.body) as { data: { n: number } }).data.n);
+      assert.deepEqual(seen, [0, 1, 2, 3, 3, 4, 5]);
+    });
+
+    test("an address the SSRF guard refuses is recorded as refused, and nothing connects to it", async () => {
+      const blocked = await startReceiver({ host: "127.0.0.2" });
+      receivers.push(blocked);
+      const d = await p.destination({ url: blocked.url, allow_plain_http: true });
+      await p.subscribe(d.id);
+      await p.ingest(1);
+      await p.round();
+      assert.equal(blocked.connections, 0);
+      const [row] = await rows("select id, status, last_error from deliveries where destination_id = $1", [
+        d.id,
+      ]);
+      assert.equal(row?.status, "dead");
+      const detail = await getDelivery(p.deps, p.ctx, String(row?.id));
+      assert.equal(detail.attempt_history[0]?.error_class, "ssrf_refused");
+      assert.match(String(detail.attempt_history[0]?.detail), /127\.0\.0\.2/);
+    });
+
+    test("the circuit opens after repeated failures, probes once after the cooldown, and closes", async () => {
+      const { r, id } = await target({ auto_replay: true });
+      r.respond = () => ({ status: 500 });
+      await p.ingest(5);
+      await p.round();
+      const [gate] = await rows(
+        "select state, consecutive_failures from destination_gates where destination_id = $1",
+        [id],
+      );
+      assert.equal(gate?.state, "open");
+      assert.equal(gate?.consecutive_failures, 5);
+      // Due again in 5 s, but the circuit holds them back until the cooldown (30 s) has passed.
+      p.clock.advance(10_000);
+      const arrived = r.arrivals.length;
+      await p.round();
+      assert.equal(r.arrivals.length, arrived, "nothing goes while the circuit is open");
+      p.clock.advance(25_000);
+      r.respond = () => ({ status: 200 });
+      await p.round();
+      assert.equal(r.arrivals.length, arrived + 1, "exactly one probe");
+      const [closed] = await rows("select state from destination_gates where destination_id = $1", [id]);
+      assert.equal(closed?.state, "closed");
+      await p.round();
+      assert.equal(r.arrivals.length, arrived + 5, "the rest follow once it closed");
+      const audit = await p.t.db.withTenant(p.tenantId, (tx) => listAudit(tx, { limit: 1000 }));
+      const actions = audit.map((e) => e.action);
+      assert.ok(actions.includes("destination.circuit_opened"));
+      assert.ok(actions.includes("destination.circuit_closed"));
+    });
+
+    test("a destination failing for longer than the period is disabled, audited and announced", async () => {
+      const notices = await receiver();
+      const ops = await p.destination({ url: notices.url, allow_plain_http: true });
+      await p.subscribe(ops.id, { event_types: ["com.zenmesh.*"] });
+      const { r, id } = await target();
+      r.respond = () => ({ status: 502 });
+      // An event a day for a week, every attempt failing.
+      for (let day = 0; day < 7; day++) {
+        await p.ingest(1);
+        await p.round();
+        p.clock.advance(86_400_000);
+      }
+      const [dest] = await rows("select enabled, disabled_reason from destinations where id = $1", [id]);
+      assert.equal(dest?.enabled, false);
+      assert.equal(dest?.disabled_reason, "failing");
+      const audit = await p.t.db.withTenant(p.tenantId, (tx) => listAudit(tx, { limit: 1000 }));
+      assert.ok(audit.some((e) => e.action === "destination.disabled"));
+      await p.round();
+      const notice = notices.arrivals.find((a) => a.body.includes("com.zenmesh.destination.disabled"));
+      assert.ok(notice, "the operator's notification endpoint hears of it");
+      assert.equal((JSON.parse(notice.body) as { data: { destination_id: string } }).data.destination_id, id);
+    });
+
+    test("the fast path leases its deliveries; a lost hand-off is delivered after the lease runs out", async () => {
+      const { r } = await target();
+      const { batch } = await p.ingest(2, { fastPath: true });
+      assert.equal(batch.jobs.length, 2);
+      await p.round();
+      assert.equal(r.arrivals.length, 0, "leased to the fast path: the scheduler leaves them");
+      // The hand-off never happened (egress died): after the lease the scheduler claims them.
+      p.clock.advance(61_000);
+      await p.round();
+      assert.equal(r.arrivals.length, 2);
+      // The lost hand-off turning up late: egress will not start an attempt whose lease ran out.
+      const late = await p.deliver(batch);
+      assert.deepEqual(
+        late.map((x) => x.outcome.kind),
+        ["deferred", "deferred"],
+      );
+      assert.equal(r.arrivals.length, 2);
+      const done = await rows("select status from deliveries where destination_id = $1", [
+        batch.jobs[0]!.destinationId,
+      ]);
+      assert.deepEqual(
+        done.map((d) => d.status),
+        ["succeeded", "succeeded"],
+      );
+    });
+
+    test("subscriptions fan one event out to every matching destination, by type and payload conditions", async () => {
+      const a = await receiver();
+      const b = await receiver();
+      const c = await receiver();
+      const da = await p.destination({ url: a.url, allow_plain_http: true });
+      const db = await p.destination({ url: b.url, allow_plain_http: true, format: "original" });
+      const dc = await p.destination({ url: c.url, allow_plain_http: true });
+      await p.subscribe(da.id, { event_types: ["com.example.*"], source_ids: [p.sourceId] });
+      await p.subscribe(db.id, { conditions: [{ path: "amount", op: "gte", value: 100 }] });
+      await p.subscribe(dc.id, { event_types: ["com.other.thing"] });
+      await p.ingest([
+        p.item({ text: JSON.stringify({ amount: 150 }) }),
+        p.item({ text: JSON.stringify({ amount: 5 }) }),
+      ]);
+      await p.round();
+      assert.equal(a.arrivals.length, 2);
+      assert.equal(b.arrivals.length, 1);
+      assert.deepEqual(JSON.parse(b.arrivals[0]!.body), { amount: 150 }, "the original payload, as it came");
+      assert.equal(c.arrivals.length, 0);
+    });
+  });
+}

@@ -1,0 +1,194 @@
+/**
+ * The delivery queue: work still to do, behind one interface so a log engine
+ * can replace the table when one database is no longer enough. This
+ * implementation keeps it in PostgreSQL: due entries are claimed with
+ * `FOR UPDATE SKIP LOCKED` and a lease, so several backend replicas never
+ * hand out the same attempt twice at once, and a lease that expires (egress
+ * died mid-request) makes the entry claimable again. FIFO destinations are
+ * claimed head-first only; a destination whose circuit is open is skipped
+ * until its cooldown ends, then exactly one probe is handed out.
+ */
+import { randomBase62 } from "../../core/index.ts";
+import type { Database, Tx } from "../../db/index.ts";
+
+export interface QueueEntry {
+  deliveryId: string;
+  tenantId: string;
+  destinationId: string;
+  seq: number;
+  fifo: boolean;
+  dueAt: Date;
+  /** Already handed out (the ingest fast path): claimable again only after the lease ends. */
+  lease?: { token: string; until: Date };
+}
+
+export interface Claim {
+  deliveryId: string;
+  tenantId: string;
+  destinationId: string;
+  leaseToken: string;
+  leaseUntil: Date;
+  /** A half-open circuit's single probe. */
+  probe: boolean;
+}
+
+export interface Lease {
+  deliveryId: string;
+  tenantId: string;
+  leaseToken: string | null;
+}
+
+export interface ClaimOptions {
+  now: Date;
+  limit: number;
+  leaseMs: number;
+  /** How long an open circuit waits before a probe. */
+  cooldownMs: number;
+}
+
+export interface DeliveryQueue {
+  /** In the transaction that creates or replays the deliveries. */
+  enqueue(tx: Tx, entries: readonly QueueEntry[]): Promise<void>;
+  claim(opts: ClaimOptions): Promise<Claim[]>;
+  /** The queue's view of these deliveries (absent: no longer queued). */
+  leases(deliveryIds: readonly string[]): Promise<Map<string, Lease>>;
+  /** Due again at `dueAt`, lease cleared (after a failed or deferred attempt). */
+  reschedule(tx: Tx, deliveryId: string, dueAt: Date): Promise<void>;
+  /** Succeeded or dead-lettered: nothing left to do. */
+  remove(tx: Tx, deliveryIds: readonly string[]): Promise<void>;
+  /** Hands leased entries back (a hand-off that failed), if their lease is still the given one. */
+  release(entries: readonly { deliveryId: string; leaseToken: string }[], dueAt: Date): Promise<number>;
+}
+
+export const newLeaseToken = () => randomBase62(22);
+
+interface CandidateRow {
+  delivery_id: string;
+  tenant_id: string;
+  destination_id: string;
+  state: string;
+}
+
+export function createTableQueue(db: Database): DeliveryQueue {
+  return {
+    async enqueue(tx, entries) {
+      if (entries.length === 0) return;
+      await tx.query(
+        `insert into delivery_queue (delivery_id, tenant_id, destination_id, seq, fifo, due_at, lease_until, lease_token)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::timestamptz[],
+                              $7::timestamptz[], $8::text[])
+         on conflict (delivery_id) do update
+           set due_at = excluded.due_at, lease_until = excluded.lease_until, lease_token = excluded.lease_token`,
+        [
+          entries.map((e) => e.deliveryId),
+          entries.map((e) => e.tenantId),
+          entries.map((e) => e.destinationId),
+          entries.map((e) => e.seq),
+          entries.map((e) => e.fifo),
+          entries.map((e) => e.dueAt),
+          entries.map((e) => e.lease?.until ?? null),
+          entries.map((e) => e.lease?.token ?? null),
+        ],
+      );
+    },
+
+    claim(opts) {
+      return db.withGlobal(async (tx) => {
+        const cooledSince = new Date(opts.now.getTime() - opts.cooldownMs);
+        const staleProbe = new Date(opts.now.getTime() - opts.leaseMs);
+        // A FIFO entry is claimable only while no earlier entry of its destination is queued;
+        // a half-open circuit whose probe outlived its lease gets another probe.
+        const r = await tx.query<CandidateRow>(
+          `select q.delivery_id, q.tenant_id, q.destination_id, coalesce(g.state, 'closed') as state
+             from delivery_queue q
+             left join destination_gates g on g.destination_id = q.destination_id
+            where q.due_at <= $1
+              and (q.lease_until is null or q.lease_until <= $1)
+              and (g.state is null or g.state in ('closed', 'disabled')
+                   or (g.state = 'open' and g.opened_at <= $3)
+                   or (g.state = 'half_open' and g.updated_at <= $4))
+              and (not q.fifo or not exists (
+                    select 1 from delivery_queue h where h.destination_id = q.destination_id and h.seq < q.seq))
+            order by q.due_at, q.seq
+            limit $2
+            for update of q skip locked`,
+          [opts.now, opts.limit, cooledSince, staleProbe],
+        );
+        const chosen: CandidateRow[] = [];
+        const probing = new Set<string>();
+        for (const row of r.rows) {
+          if (row.state === "open" || row.state === "half_open") {
+            if (probing.has(row.destination_id)) continue;
+            probing.add(row.destination_id);
+          }
+          chosen.push(row);
+        }
+        if (chosen.length === 0) return [];
+        if (probing.size > 0) {
+          await tx.query(
+            `update destination_gates set state = 'half_open', updated_at = $2
+              where destination_id = any($1::text[]) and state in ('open', 'half_open')`,
+            [[...probing], opts.now],
+          );
+        }
+        const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
+        const tokens = chosen.map(() => newLeaseToken());
+        await tx.query(
+          `update delivery_queue q set lease_until = $1, lease_token = t.token
+             from unnest($2::text[], $3::text[]) as t(id, token)
+            where q.delivery_id = t.id`,
+          [leaseUntil, chosen.map((c) => c.delivery_id), tokens],
+        );
+        return chosen.map((c, i) => ({
+          deliveryId: c.delivery_id,
+          tenantId: c.tenant_id,
+          destinationId: c.destination_id,
+          leaseToken: tokens[i]!,
+          leaseUntil,
+          probe: probing.has(c.destination_id),
+        }));
+      });
+    },
+
+    async leases(deliveryIds) {
+      if (deliveryIds.length === 0) return new Map();
+      const r = await db.withGlobal((tx) =>
+        tx.query<{ delivery_id: string; tenant_id: string; lease_token: string | null }>(
+          "select delivery_id, tenant_id, lease_token from delivery_queue where delivery_id = any($1::text[])",
+          [[...deliveryIds]],
+        ),
+      );
+      return new Map(
+        r.rows.map((row) => [
+          row.delivery_id,
+          { deliveryId: row.delivery_id, tenantId: row.tenant_id, leaseToken: row.lease_token },
+        ]),
+      );
+    },
+
+    async reschedule(tx, deliveryId, dueAt) {
+      await tx.query(
+        "update delivery_queue set due_at = $2, lease_until = null, lease_token = null where delivery_id = $1",
+        [deliveryId, dueAt],
+      );
+    },
+
+    async remove(tx, deliveryIds) {
+      if (deliveryIds.length === 0) return;
+      await tx.query("delete from delivery_queue where delivery_id = any($1::text[])", [[...deliveryIds]]);
+    },
+
+    async release(entries, dueAt) {
+      if (entries.length === 0) return 0;
+      const r = await db.withGlobal((tx) =>
+        tx.query(
+          `update delivery_queue q set lease_until = null, lease_token = null, due_at = $1
+             from unnest($2::text[], $3::text[]) as t(id, token)
+            where q.delivery_id = t.id and q.lease_token = t.token`,
+          [dueAt, entries.map((e) => e.deliveryId), entries.map((e) => e.leaseToken)],
+        ),
+      );
+      return r.rowCount ?? 0;
+    },
+  };
+}
