@@ -9,8 +9,10 @@ import { after, before, describe, test } from "node:test";
 import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
 import { type IdKind, newId, randomBase62 } from "../core/index.ts";
+import { createTableQueue, expandDeliveries } from "../deliver/index.ts";
 import { persistBatch } from "../ingest/store/index.ts";
 import { insertTestSource, testItem } from "../ingest/store/testing.ts";
+import { toStoredEvents } from "../roles/backend-deliver.ts";
 import { PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 
 type Param =
@@ -21,7 +23,9 @@ type Param =
   | "event_id"
   | "source_id"
   | "destination_id"
-  | "subscription_id";
+  | "subscription_id"
+  | "delivery_id"
+  | "job_id";
 type Ids = Record<Param, string>;
 
 const KIND: Record<Param, IdKind> = {
@@ -33,6 +37,8 @@ const KIND: Record<Param, IdKind> = {
   source_id: "source",
   destination_id: "destination",
   subscription_id: "subscription",
+  delivery_id: "delivery",
+  job_id: "replayJob",
 };
 
 interface Tenant {
@@ -76,6 +82,43 @@ const freshDestination = async (f: Fixture) => ({
 const freshSubscription = async (f: Fixture) => ({
   subscription_id: await subscriptionIn(f.api, f.a.key, f.a.ids.project_id, f.a.ids.destination_id),
 });
+
+/** An event of the tenant's with one delivery per subscription, as ingest stores it. */
+async function deliveredEvent(api: TestApi, tenantId: string, projectId: string): Promise<string[]> {
+  const source = await insertTestSource(api.tenancy.db, tenantId, projectId);
+  const queue = createTableQueue(api.tenancy.db);
+  const [event] = await persistBatch(
+    {
+      ...api.tenancy,
+      async onStored(tx, tid, events, now) {
+        await expandDeliveries(
+          { ...api.tenancy, queue, leaseMs: 60_000 },
+          tx,
+          tid,
+          toStoredEvents(events),
+          now,
+          {
+            fastPath: false,
+          },
+        );
+      },
+    },
+    [testItem(source, api.clock.now())],
+  );
+  if (event?.status !== "stored") throw new Error("the fixture event was not stored");
+  const rows = await api.t.admin<{ id: string }>("select id from deliveries where event_id = $1", [
+    event.eventId,
+  ]);
+  return [event.eventId, ...rows.map((r) => r.id)];
+}
+
+/** A delivery that has finished (dead-lettered), so it can be replayed. */
+const deadDelivery = async (f: Fixture) => {
+  const [, id] = await deliveredEvent(f.api, f.a.ids.tenant_id, f.a.ids.project_id);
+  await f.api.t.admin("update deliveries set status = 'dead', dead_at = now() where id = $1", [id]);
+  await f.api.t.admin("delete from delivery_queue where delivery_id = $1", [id]);
+  return { delivery_id: id! };
+};
 
 async function subscriptionIn(api: TestApi, key: string, projectId: string, destinationId: string) {
   const r = await api.request("POST", `/v1/projects/${projectId}/subscriptions`, {
@@ -314,6 +357,50 @@ const ROWS: Row[] = [
     fresh: freshSubscription,
     success: 204,
   },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/deliveries",
+    permission: "deliveries:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/deliveries/:delivery_id",
+    permission: "deliveries:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/deliveries/:delivery_id/replay",
+    permission: "deliveries:write",
+    as: "key",
+    fresh: deadDelivery,
+    success: 202,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/dlq",
+    permission: "deliveries:read",
+    as: "key",
+    success: 200,
+  },
+  {
+    method: "POST",
+    path: "/v1/projects/:project_id/dlq/replay",
+    permission: "deliveries:write",
+    as: "key",
+    body: async () => ({}),
+    success: 202,
+  },
+  {
+    method: "GET",
+    path: "/v1/projects/:project_id/replay-jobs/:job_id",
+    permission: "deliveries:read",
+    as: "key",
+    success: 200,
+  },
 ];
 
 const paramsOf = (path: string) => [...path.matchAll(/:([a-z_]+)/g)].map((m) => m[1] as Param);
@@ -339,19 +426,24 @@ for (const kind of DRIVERS) {
       const source = await api.source(t.tenantId, t.projectId);
       const destination = await api.destination(t.tenantId, t.projectId);
       const subscription = await subscriptionIn(api, t.key, t.projectId, destination.id);
-      const eventSource = await insertTestSource(api.tenancy.db, t.tenantId, t.projectId);
-      const [event] = await persistBatch(api.tenancy, [testItem(eventSource, api.clock.now())]);
-      if (event?.status !== "stored") throw new Error("the fixture event was not stored");
+      const [eventId, deliveryId] = await deliveredEvent(api, t.tenantId, t.projectId);
+      const job = await api.request("POST", `/v1/projects/${t.projectId}/dlq/replay`, {
+        key: t.key,
+        body: {},
+      });
+      if (job.status !== 202) throw new Error(`the fixture replay job was not created: ${job.text}`);
       return {
         ids: {
           tenant_id: t.tenantId,
           project_id: t.projectId,
           key_id: spare.id,
           user_id: member.id,
-          event_id: event.eventId,
+          event_id: eventId!,
           source_id: source.id,
           destination_id: destination.id,
           subscription_id: subscription,
+          delivery_id: deliveryId!,
+          job_id: job.json.id as string,
         },
         key: t.key,
         ownerCookie: await api.login(owner.email, owner.password),
