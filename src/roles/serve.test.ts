@@ -18,6 +18,7 @@ import { PGLITE_TEMPLATE } from "../../test/support/env.ts";
 import { errorCode, eventually, id, rawRequest, TD, testCa } from "../../test/support/mesh.ts";
 import { type Config, loadConfig } from "../config/index.ts";
 import { isZenError, systemClock } from "../core/index.ts";
+import { createEgressKeyFile } from "../deliver/egress/key-file.ts";
 import {
   createJoinToken,
   createRenewingIdentity,
@@ -27,7 +28,6 @@ import {
   svidToMessage,
   type WorkloadApiServer,
 } from "../identity/index.ts";
-import { createEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { createSource } from "../ingest/sources/index.ts";
 import { captureLogs } from "../log/testing.ts";
 import { createInternalClient } from "../mesh/index.ts";

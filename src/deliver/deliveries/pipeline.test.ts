@@ -5,17 +5,20 @@
  * Standard Webhooks verifier, under a fixed clock.
  */
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, test } from "node:test";
+import { X509Certificate } from "node:crypto";
+import { afterEach, before, beforeEach, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { DRIVERS, skipReason } from "../../../test/support/db.ts";
 import {
   type Pipeline,
   type Receiver,
+  selfSignedServer,
   startPipeline,
   startReceiver,
 } from "../../../test/support/delivery.ts";
 import { listAudit } from "../../audit/index.ts";
-import { rotateDestinationSecret } from "../destinations/index.ts";
+import { getDestination, rotateDestinationSecret } from "../destinations/index.ts";
+import { testClientCertificate } from "../destinations/testing.ts";
 import { getDelivery, listDeliveries } from "./read.ts";
 import { createReplayJob, getReplayJob, replayDelivery } from "./replay.ts";
 
@@ -40,9 +43,17 @@ for (const kind of DRIVERS) {
     };
     const rows = (sql: string, params: unknown[] = []) => p.t.admin<Record<string, unknown>>(sql, params);
 
+    let tls: { cert: string; key: string };
+    before(async () => {
+      tls = await selfSignedServer();
+    });
     // A pipeline of its own per test: the queue and the circuits are installation-wide.
     beforeEach(async () => {
-      p = await startPipeline(kind, { allowCidrs: "127.0.0.1/32", start: new Date().toISOString() });
+      p = await startPipeline(kind, {
+        allowCidrs: "127.0.0.1/32",
+        start: new Date().toISOString(),
+        ca: tls.cert,
+      });
     });
     afterEach(async () => {
       for (const r of receivers.splice(0)) await r.close();
@@ -129,7 +140,7 @@ for (const kind of DRIVERS) {
       const [waiting] = await rows("select next_attempt_at from deliveries where destination_id = $1", [
         limited.id,
       ]);
-      assert.equal((waiting?.next_attempt_at as Date).getTime() - start, 120_000);
+      assert.equal((waiting!.next_attempt_at as Date).getTime() - start, 120_000);
     });
 
     test("a target down for the whole schedule dead-letters every event; a bulk replay delivers all of them", async () => {
@@ -275,6 +286,62 @@ for (const kind of DRIVERS) {
       assert.deepEqual(
         done.map((d) => d.status),
         ["succeeded", "succeeded"],
+      );
+    });
+
+    test("bearer, basic and mTLS client credentials arrive at the target and nowhere else", async () => {
+      const canary = () => `canary-${Math.random().toString(36).slice(2)}`;
+      const token = canary();
+      const user = canary();
+      const password = canary();
+      const client = await testClientCertificate();
+      const bearer = await receiver();
+      const basic = await receiver();
+      const mtls = await startReceiver({ tls: { ...tls, requestCert: true, rejectUnauthorized: false } });
+      receivers.push(mtls);
+      const ids: string[] = [];
+      for (const [r, credentials, plain] of [
+        [bearer, { auth: { type: "bearer", token } }, true],
+        [basic, { auth: { type: "basic", username: user, password } }, true],
+        [mtls, { client_certificate: client }, false],
+      ] as const) {
+        const d = await p.destination({ url: r.url, allow_plain_http: plain, credentials });
+        await p.subscribe(d.id);
+        ids.push(d.id);
+      }
+      await p.ingest(1);
+      await p.round();
+      assert.equal(bearer.arrivals[0]?.headers.authorization, `Bearer ${token}`);
+      assert.equal(
+        basic.arrivals[0]?.headers.authorization,
+        `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+      );
+      assert.equal(mtls.arrivals[0]?.peerCertificate, new X509Certificate(client.cert_pem).fingerprint256);
+      assert.equal(mtls.arrivals[0]?.headers.authorization, undefined);
+
+      const views = await Promise.all(ids.map((id) => getDestination(p.deps, p.ctx, id)));
+      const deliveries = await listDeliveries(p.deps, p.ctx, { limit: 50 });
+      const details = await Promise.all(deliveries.data.map((d) => getDelivery(p.deps, p.ctx, d.id)));
+      const stored = JSON.stringify([
+        await rows("select * from destinations"),
+        await rows("select * from destination_secrets"),
+        await rows("select * from delivery_attempts"),
+        await rows("select * from deliveries"),
+      ]);
+      const keyBody = client.key_pem.split("\n")[1]!;
+      const haystacks = {
+        logs: p.logs.text(),
+        "API views": JSON.stringify([views, details]),
+        "stored rows": stored,
+      };
+      for (const [where, text] of Object.entries(haystacks)) {
+        for (const needle of [token, user, password, keyBody]) {
+          assert.ok(!text.includes(needle), `a credential shows in the ${where}`);
+        }
+      }
+      assert.deepEqual(
+        views.map((v) => v.credentials.kinds),
+        [["bearer"], ["basic"], ["mtls"]],
       );
     });
 

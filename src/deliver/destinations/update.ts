@@ -1,5 +1,6 @@
 import type { ActionContext } from "../../core/index.ts";
 import { requirePermission } from "../../tenancy/index.ts";
+import { createRecoveryJob } from "../deliveries/replay.ts";
 import {
   auditDestination,
   DESTINATION_COLUMNS,
@@ -113,7 +114,35 @@ export async function updateDestination(
         now,
       ],
     );
-    if (toggled) await setGate(tx, ctx.tenantId, destinationId, enabled ? "closed" : "disabled", now);
+    let recovery: string | undefined;
+    if (toggled) {
+      // Re-enabled with auto-replay: what died since the trouble began goes again.
+      if (enabled && (v.auto_replay ?? before.auto_replay)) {
+        const gate = await tx.query<{ failing_since: Date | null }>(
+          "select failing_since from destination_gates where destination_id = $1 and tenant_id = $2",
+          [destinationId, ctx.tenantId],
+        );
+        const since = gate.rows[0]?.failing_since ?? before.disabled_at;
+        const job = await createRecoveryJob(
+          tx,
+          ctx.tenantId,
+          projectId,
+          destinationId,
+          since === null ? null : new Date(since),
+          now,
+        );
+        recovery = job.id;
+      }
+      await setGate(tx, ctx.tenantId, destinationId, enabled ? "closed" : "disabled", now);
+    }
+    if (v.fifo !== undefined && v.fifo !== before.fifo) {
+      // Queued deliveries follow the destination's ordering from now on.
+      await tx.query("update delivery_queue set fifo = $3 where destination_id = $1 and tenant_id = $2", [
+        destinationId,
+        ctx.tenantId,
+        v.fifo,
+      ]);
+    }
     const fields = Object.keys(v)
       .filter((k) => v[k as keyof typeof v] !== undefined)
       .sort()
@@ -122,6 +151,7 @@ export async function updateDestination(
       fields,
       ...(v.url === undefined ? {} : { host: new URL(url).host }),
       ...(v.credentials === undefined ? {} : { credential_kinds: kinds.join(" ") }),
+      ...(recovery === undefined ? {} : { replay_job_id: recovery }),
     });
     return toView(r.rows[0]!, await relatedOf(tx, ctx.tenantId, [destinationId], now));
   });

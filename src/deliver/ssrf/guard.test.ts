@@ -114,6 +114,23 @@ describe("checkDestinationUrl", () => {
     );
   });
 
+  test("no allow-list opens cloud metadata, unspecified, multicast or broadcast addresses", async () => {
+    const everything = opts({ allowCidrs: cidrs("0.0.0.0/0,::/0"), allowPlainHttp: true });
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[fd00:ec2::254]/",
+      "http://0.0.0.0/",
+      "http://[::]/",
+      "http://224.0.0.1/",
+      "http://255.255.255.255/",
+      "http://[ff02::1]/",
+    ]) {
+      const r = await refusal(url, everything);
+      assert.equal(r.reason, "address_forbidden", url);
+    }
+    assert.ok((await checkDestinationUrl("http://10.0.0.5/", everything)).ok, "the rest it does open");
+  });
+
   test("an IPv4-mapped answer is checked and connected to as IPv4", async () => {
     const r = await checkDestinationUrl("https://mapped.test/", opts({ allowCidrs: cidrs("10.0.0.0/8") }));
     assert.ok(r.ok);

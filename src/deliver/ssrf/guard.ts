@@ -13,6 +13,7 @@
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import {
+  type AddressClass,
   type Cidr,
   cidrContains,
   classifyAddress,
@@ -31,6 +32,14 @@ export const systemLookup: Lookup = async (hostname) => {
 };
 
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 5000;
+
+/** Address classes refused even inside the operator's allow-list. */
+export const NEVER_OPENED: ReadonlySet<AddressClass> = new Set([
+  "metadata",
+  "unspecified",
+  "multicast",
+  "broadcast",
+]);
 
 export interface GuardOptions {
   lookup: Lookup;
@@ -141,6 +150,8 @@ export async function checkDestinationUrl(raw: string, opts: GuardOptions): Prom
     const subject = literal === null ? `${hostname} resolves to ${text}, which` : text;
     const allowListed = cidrContains(opts.allowCidrs, addr.bytes, addr.family);
     const cls = classifyAddress(addr.bytes, addr.family);
+    // No allow-list opens these: cloud metadata is the classic SSRF prize, and the others are no receiver.
+    if (NEVER_OPENED.has(cls)) return refuse("address_forbidden", `${subject} is ${cls}`);
     if (cls !== "public" && !allowListed) return refuse("address_forbidden", `${subject} is ${cls}`);
     if (plain && !allowListed) {
       return refuse("plain_http_not_allowed", `${subject} is not allow-listed for plain http`);
