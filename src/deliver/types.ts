@@ -80,6 +80,36 @@ export function emptyBatch(): DispatchBatch {
   return { events: {}, destinations: {}, jobs: [] };
 }
 
+/**
+ * Splits a batch so no part carries more than `maxBytes` of payload (a part
+ * always takes at least one job), each part with only the events and
+ * destinations its jobs name.
+ */
+export function splitBatch(batch: DispatchBatch, maxBytes: number): DispatchBatch[] {
+  const parts: DispatchBatch[] = [];
+  let part = emptyBatch();
+  let bytes = 0;
+  for (const job of batch.jobs) {
+    const event = batch.events[job.eventId];
+    const destination = batch.destinations[job.destinationId];
+    if (!event || !destination) continue;
+    const cost = part.events[job.eventId] ? 0 : event.payload.length;
+    if (part.jobs.length > 0 && bytes + cost > maxBytes) {
+      parts.push(part);
+      part = emptyBatch();
+      bytes = 0;
+    }
+    if (!part.events[job.eventId]) {
+      part.events[job.eventId] = event;
+      bytes += event.payload.length;
+    }
+    part.destinations[job.destinationId] = destination;
+    part.jobs.push(job);
+  }
+  if (part.jobs.length > 0) parts.push(part);
+  return parts;
+}
+
 /** Merges `from` into `into` (jobs appended, events and destinations by id). */
 export function mergeBatch(into: DispatchBatch, from: DispatchBatch): DispatchBatch {
   Object.assign(into.events, from.events);

@@ -105,6 +105,8 @@ export function ingestRoutes(deps: IngestBackendDeps): InternalRoute[] {
           { actor: { type: "workload", spiffeId: req.peer.spiffeId } },
         );
         // The ingester hands `dispatch` to egress at once: the first attempts need no polling interval.
+        // It still holds every payload it sent, so they do not travel back.
+        for (const event of Object.values(dispatch.events)) event.payload = "";
         return { status: 200, body: { results, dispatch } };
       },
     },

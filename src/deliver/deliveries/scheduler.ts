@@ -7,7 +7,7 @@
  */
 import type { Clock } from "../../core/index.ts";
 import type { Logger } from "../../log/index.ts";
-import { type DispatchBatch, emptyBatch, mergeBatch } from "../types.ts";
+import { type DispatchBatch, emptyBatch, mergeBatch, splitBatch } from "../types.ts";
 import { buildDispatch, type DispatchDeps } from "./dispatch.ts";
 import type { Claim } from "./queue.ts";
 import { runReplayJobs } from "./replay.ts";
@@ -37,6 +37,8 @@ export interface Scheduler {
 }
 
 const RETRY_HANDOFF_MS = 2000;
+/** Payload bytes (base64) in one hand-off to egress. */
+const MAX_PART_BYTES = 16 * 1024 * 1024;
 
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const batchSize = deps.batchSize ?? 200;
@@ -68,22 +70,24 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await deps.queue.release(group, new Date(now.getTime() + RETRY_HANDOFF_MS));
       }
     }
-    if (batch.jobs.length > 0) {
+    let handed = 0;
+    // Parts well under egress's body limit, however large the payloads.
+    for (const part of splitBatch(batch, MAX_PART_BYTES)) {
       try {
-        await egress.dispatch(batch);
+        await egress.dispatch(part);
+        handed += part.jobs.length;
         if (warned) deps.logger.info("egress reachable again");
         warned = false;
       } catch (err) {
         if (!warned) deps.logger.warn({ err }, "egress unreachable; deliveries wait");
         warned = true;
         await deps.queue.release(
-          batch.jobs.map((j) => ({ deliveryId: j.deliveryId, leaseToken: j.leaseToken })),
+          part.jobs.map((j) => ({ deliveryId: j.deliveryId, leaseToken: j.leaseToken })),
           new Date(deps.clock.now().getTime() + RETRY_HANDOFF_MS),
         );
-        return 0;
       }
     }
-    return claims.length;
+    return handed === 0 && batch.jobs.length > 0 ? 0 : claims.length;
   };
 
   const loop = () => {

@@ -66,7 +66,14 @@ export function createBatcher(opts: {
       batch.forEach((p, i) => {
         p.resolve(results[i]!);
       });
-      if (dispatch && Array.isArray(dispatch.jobs) && dispatch.jobs.length > 0) opts.onDispatch?.(dispatch);
+      if (dispatch && Array.isArray(dispatch.jobs) && dispatch.jobs.length > 0 && opts.onDispatch) {
+        // The backend leaves out the payloads: each stored event's is the body this batch sent.
+        results.forEach((o, i) => {
+          const event = o.status === "stored" ? dispatch.events?.[o.eventId] : undefined;
+          if (event) event.payload = batch[i]!.item.body;
+        });
+        opts.onDispatch(dispatch);
+      }
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       for (const p of batch) p.reject(e);
