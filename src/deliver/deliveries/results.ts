@@ -90,7 +90,7 @@ export async function applyReports(
     byTenant.set(lease.tenantId, [...(byTenant.get(lease.tenantId) ?? []), report]);
   }
   for (const [tenantId, group] of byTenant) {
-    await deps.db.withTenant(tenantId, (tx) => applyTenant(deps, tx, tenantId, group, leases, counts));
+    await deps.db.withTenant(tenantId, (tx) => applyTenant(deps, tx, tenantId, group, counts));
   }
   return counts;
 }
@@ -100,7 +100,6 @@ async function applyTenant(
   tx: Tx,
   tenantId: string,
   reports: readonly AttemptReport[],
-  leases: Awaited<ReturnType<DeliveryQueue["leases"]>>,
   counts: AppliedCounts,
 ): Promise<void> {
   const now = deps.clock.now();
@@ -114,10 +113,16 @@ async function applyTenant(
     [tenantId, reports.map((r) => r.deliveryId)],
   );
   const deliveries = new Map(rows.rows.map((r) => [r.id, r]));
+  // The lease as it stands now, locked: a claim between the first look and this transaction must win.
+  const locked = await tx.query<{ delivery_id: string; lease_token: string | null }>(
+    "select delivery_id, lease_token from delivery_queue where delivery_id = any($1::text[]) order by delivery_id for update",
+    [reports.map((r) => r.deliveryId)],
+  );
+  const tokens = new Map(locked.rows.map((r) => [r.delivery_id, r.lease_token]));
   const destinationIds = [...new Set(rows.rows.map((r) => r.destination_id))];
   const gates = await tx.query<GateRow>(
     `select destination_id, state, consecutive_failures, opened_at, failing_since from destination_gates
-      where destination_id = any($1::text[]) for update`,
+      where destination_id = any($1::text[]) order by destination_id for update`,
     [destinationIds],
   );
   const circuits = new Map<string, { row: GateRow; state: CircuitState; changed: boolean }>();
@@ -141,7 +146,7 @@ async function applyTenant(
       counts.stale++;
       continue;
     }
-    const current = leases.get(report.deliveryId)?.leaseToken === report.leaseToken;
+    const current = tokens.get(report.deliveryId) === report.leaseToken;
     const outcome = report.outcome;
     if (outcome.kind === "deferred") {
       if (current) {
