@@ -108,6 +108,8 @@ for (const kind of DRIVERS) {
       );
       const [d] = await rows("select id, status, attempts from deliveries where event_id = $1", [ids[0]]);
       assert.equal(d?.status, "succeeded");
+      const [e] = await rows("select status from events where id = $1", [ids[0]]);
+      assert.equal(e?.status, "delivered", "the event is delivered once its only delivery is");
       const detail = await getDelivery(p.deps, p.ctx, String(d?.id));
       assert.deepEqual(
         detail.attempt_history.map((a) => [a.attempt, a.verdict, a.status_code]),
@@ -152,6 +154,12 @@ for (const kind of DRIVERS) {
       await p.drain();
       const dead = await listDeliveries(p.deps, p.ctx, { dlq: true, destinationId: id, limit: 100 });
       assert.equal(dead.data.length, n);
+      assert.deepEqual(
+        (await rows("select distinct status from events where project_id = $1", [p.projectId])).map(
+          (r) => r.status,
+        ),
+        ["dead"],
+      );
       assert.ok(dead.data.every((d) => d.attempts === 8 && d.status === "dead"));
       assert.equal(r.arrivals.length, n * 8);
 

@@ -55,6 +55,12 @@ async function requeue(deps: ReplayDeps, tx: Tx, tenantId: string, rows: readonl
       where tenant_id = $1 and id = any($2::text[])`,
     [tenantId, ids, now],
   );
+  // Their events are on their way again.
+  await tx.query(
+    `update events set status = 'received'
+      where tenant_id = $1 and id in (select event_id from deliveries where tenant_id = $1 and id = any($2::text[]))`,
+    [tenantId, ids],
+  );
   const fifo = await tx.query<{ id: string; fifo: boolean }>(
     "select id, fifo from destinations where tenant_id = $1 and id = any($2::text[])",
     [tenantId, [...new Set(rows.map((r) => r.destination_id))]],

@@ -36,6 +36,7 @@ export interface ResultsDeps extends HealthDeps {
 
 interface DeliveryRow {
   id: string;
+  event_id: string;
   project_id: string;
   destination_id: string;
   status: string;
@@ -104,7 +105,7 @@ async function applyTenant(
 ): Promise<void> {
   const now = deps.clock.now();
   const rows = await tx.query<DeliveryRow>(
-    `select d.id, d.project_id, d.destination_id, d.status, d.attempts, d.schedule_offset,
+    `select d.id, d.event_id, d.project_id, d.destination_id, d.status, d.attempts, d.schedule_offset,
             t.retry_schedule, t.retry_after_cap_seconds
        from deliveries d join destinations t on t.id = d.destination_id and t.tenant_id = d.tenant_id
       where d.tenant_id = $1 and d.id = any($2::text[])
@@ -243,6 +244,9 @@ async function applyTenant(
     }
   }
   await deps.queue.remove(tx, finished);
+  await settleEvents(tx, tenantId, [
+    ...new Set(finished.map((id) => deliveries.get(id)?.event_id).filter((e) => e !== undefined)),
+  ]);
 
   for (const [destinationId, c] of circuits) {
     if (!c.changed) continue;
@@ -265,4 +269,23 @@ async function applyTenant(
       await onFailingTooLong(deps, tx, tenantId, projectId, destinationId, c.state, now);
     }
   }
+}
+
+/**
+ * An event is `delivered` once every delivery of it succeeded, `dead` once
+ * none is pending and one dead-lettered; until then it keeps its status.
+ */
+export async function settleEvents(tx: Tx, tenantId: string, eventIds: readonly string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await tx.query(
+    `update events e set status = s.status
+       from (select d.event_id,
+                    case when bool_or(d.status = 'pending') then null
+                         when bool_or(d.status = 'dead') then 'dead'
+                         else 'delivered' end as status
+               from deliveries d where d.tenant_id = $1 and d.event_id = any($2::text[])
+              group by d.event_id) s
+      where e.tenant_id = $1 and e.id = s.event_id and s.status is not null and e.status <> s.status`,
+    [tenantId, [...eventIds]],
+  );
 }
