@@ -132,6 +132,9 @@ async function main(argv: string[]): Promise<number> {
       }
       await untilSignal();
       await running.close();
+      // Closed cleanly: nothing left to wait for, though the IPC channel (and, in production, an
+      // identity stream) would keep the process alive until the supervisor's grace ran out.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 50).unref();
       return 0;
     }
     case "ca": {

@@ -3,7 +3,7 @@
  * https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  * ("Signature scheme"):
  *
- *   webhook-id:        the delivery id (stable across retries, so receivers can dedupe)
+ *   webhook-id:        the message id — zenmesh sends the event id, stable across retries and replays, so receivers can dedupe
  *   webhook-timestamp: unix seconds of this attempt
  *   webhook-signature: v1,<base64> [v1,<base64> …]  one entry per secret, newest first
  *   MAC:               HMAC-SHA256(base64decode(secret without "whsec_"), `${id}.${timestamp}.${body}`)

@@ -48,8 +48,16 @@ export interface InternalClient {
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
+    options?: RequestOptions,
   ): Promise<InternalClientResponse>;
   close(): Promise<void>;
+}
+
+export interface RequestOptions {
+  /** This exchange's deadline, instead of the client's (a long poll waits longer). */
+  timeoutMs?: number;
+  /** Abandons the exchange (a role stopping does not wait for its long poll). */
+  signal?: AbortSignal;
 }
 
 interface AgentSlot {
@@ -164,8 +172,13 @@ export function createInternalClient(opts: InternalClientOptions): InternalClien
     path: string,
     payload: Buffer,
     headers: Record<string, string>,
+    options: RequestOptions,
   ): Promise<InternalClientResponse> =>
     new Promise((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(new ZenError("UNAVAILABLE", { message: "The internal request was abandoned." }));
+        return;
+      }
       const signed = { ...headers };
       if (opts.hopSigner !== undefined)
         signed[HOP_SIGNATURE_HEADER] = opts.hopSigner.sign(method, path, payload);
@@ -182,7 +195,11 @@ export function createInternalClient(opts: InternalClientOptions): InternalClien
       });
       const timer = setTimeout(() => {
         req.destroy(new ZenError("UNAVAILABLE", { message: "The internal request timed out." }));
-      }, timeoutMs);
+      }, options.timeoutMs ?? timeoutMs);
+      const abandon = () =>
+        req.destroy(new ZenError("UNAVAILABLE", { message: "The internal request was abandoned." }));
+      options.signal?.addEventListener("abort", abandon, { once: true });
+      req.on("close", () => options.signal?.removeEventListener("abort", abandon));
       req.on("error", (err: Error) => {
         clearTimeout(timer);
         if (isResetOnReusedSocket(err, req.reusedSocket, responded)) {
@@ -232,7 +249,7 @@ export function createInternalClient(opts: InternalClientOptions): InternalClien
     });
 
   return {
-    async request(method, path, body, headers = {}) {
+    async request(method, path, body, headers = {}, options = {}) {
       if (closed) throw new ZenError("UNAVAILABLE", { message: "The internal client is closed." });
       if (!path.startsWith("/")) throw new Error("internal request paths start with /");
       const { payload, headers: h } = encodeRequestBody(body, headers);
@@ -240,7 +257,7 @@ export function createInternalClient(opts: InternalClientOptions): InternalClien
         const slot = current;
         slot.inflight += 1;
         try {
-          return await once(slot, method, path, payload, h);
+          return await once(slot, method, path, payload, h, options);
         } catch (err) {
           // Node's documented race: the server closed an idle keep-alive socket as we reused it.
           // Nothing reached the server's handler, so one fresh attempt (new signature, new nonce) is safe.

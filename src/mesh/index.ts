@@ -3,6 +3,7 @@ export {
   type InternalClient,
   type InternalClientOptions,
   type InternalClientResponse,
+  type RequestOptions,
 } from "./client.ts";
 export {
   deriveHopKey,

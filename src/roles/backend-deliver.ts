@@ -41,6 +41,8 @@ export interface BackendDelivery {
 }
 
 const MAX_REPORTS = 5000;
+/** The longest timeout a destination may set (destinations.timeout_ms). */
+const MAX_DESTINATION_TIMEOUT_MS = 60_000;
 
 export function toStoredEvents(events: readonly StoredEventFacts[]): StoredEvent[] {
   return events.map((e) => ({
@@ -73,6 +75,12 @@ export function startBackendDelivery(
   const d = config.deliver;
   const queue = createTableQueue(svc.db);
   const leaseMs = d.leaseSeconds * 1000;
+  if (leaseMs < MAX_DESTINATION_TIMEOUT_MS + 2000) {
+    logger.warn(
+      { lease_seconds: d.leaseSeconds },
+      "ZENMESH_DELIVER_LEASE_SECONDS is below the longest destination timeout (60 s): slow attempts may outlive their lease and be repeated",
+    );
+  }
   const cooldownMs = d.circuitCooldownSeconds * 1000;
   let egressClient: InternalClient | undefined;
   const setEgressUrl = (url: string) => {

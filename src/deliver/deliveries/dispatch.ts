@@ -92,7 +92,7 @@ export async function buildDispatch(
         eventId: row.event_id,
         destinationId: destination.id,
         leaseToken: claim.leaseToken,
-        startBy: startBy(claim.leaseUntil, destination.timeoutMs).toISOString(),
+        startBy: startBy(claim.leaseUntil, destination.timeoutMs, now).toISOString(),
       });
     }
     return batch;

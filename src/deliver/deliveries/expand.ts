@@ -165,7 +165,7 @@ export async function expandDeliveries(
         eventId: row.event_id,
         destinationId: destination.id,
         leaseToken: token,
-        startBy: startBy(leaseUntil, destination.timeoutMs).toISOString(),
+        startBy: startBy(leaseUntil, destination.timeoutMs, now).toISOString(),
       });
     }
     entries.push(entry);
@@ -174,9 +174,15 @@ export async function expandDeliveries(
   return batch;
 }
 
-/** An attempt started after this could still be running when its lease ends. */
-export function startBy(leaseUntil: Date, timeoutMs: number): Date {
-  return new Date(leaseUntil.getTime() - timeoutMs - 2000);
+/**
+ * An attempt started after this could still be running when its lease ends.
+ * A lease shorter than the destination's timeout still leaves a moment to
+ * start: the attempt may then outlive its lease and run beside a re-claimed
+ * one (a duplicate the receiver dedupes), rather than never being made.
+ */
+export function startBy(leaseUntil: Date, timeoutMs: number, now = new Date()): Date {
+  const latest = leaseUntil.getTime() - timeoutMs - 2000;
+  return new Date(Math.max(latest, Math.min(now.getTime() + 1000, leaseUntil.getTime())));
 }
 
 type LoadedDestination = DispatchDestination & { fifo: boolean };

@@ -43,6 +43,7 @@ export function createSourceCache(opts: {
     markReady = r;
   });
   const wait = opts.waitSeconds ?? 20;
+  const stop = new AbortController();
 
   const apply = (c: SourceChanges) => {
     for (const s of c.upserts) sources.set(s.id, s);
@@ -55,7 +56,17 @@ export function createSourceCache(opts: {
       try {
         // The first call (and any call with more to fetch) must not wait.
         const w = isReady ? wait : 0;
-        const r = await opts.backend.request("GET", `/internal/sources?since=${revision}&wait=${w}`);
+        // The backend holds the poll for up to `w` seconds: the deadline must outlast it.
+        const r = await opts.backend.request(
+          "GET",
+          `/internal/sources?since=${revision}&wait=${w}`,
+          undefined,
+          {},
+          {
+            timeoutMs: (w + 10) * 1000,
+            signal: stop.signal,
+          },
+        );
         if (r.status !== 200) throw new Error(`the backend answered ${r.status}`);
         const changes = r.json<SourceChanges>();
         apply(changes);
@@ -66,6 +77,7 @@ export function createSourceCache(opts: {
         if (failures > 0) opts.logger.info({ revision }, "source updates flowing again");
         failures = 0;
       } catch (err) {
+        if (closed) break;
         failures++;
         if (failures === 1) opts.logger.warn({ err }, "could not fetch source updates; retrying");
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(failures, 5))));
@@ -82,6 +94,7 @@ export function createSourceCache(opts: {
     whenReady: () => readyPromise,
     close() {
       closed = true;
+      stop.abort();
     },
   };
 }
