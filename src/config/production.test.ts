@@ -68,6 +68,17 @@ describe("assertProductionSafe", () => {
     assert.match(m, /ZENMESH_SPIRE_SOCKET/);
   });
 
+  test("refuses a backend without egress's public key or URL, and an egress without its key file", () => {
+    assert.match(insecure({ ZENMESH_EGRESS_PUBLIC_KEY: undefined }), /ZENMESH_EGRESS_PUBLIC_KEY/);
+    assert.match(insecure({ ZENMESH_EGRESS_URL: undefined }), /ZENMESH_EGRESS_URL/);
+    assert.throws(
+      () =>
+        assertProductionSafe(loadConfig({ env: { ...ROLE, ZENMESH_EGRESS_KEY_FILE: undefined } }), "egress"),
+      /ZENMESH_EGRESS_KEY_FILE/,
+    );
+    assertProductionSafe(loadConfig({ env: { ...ROLE, ZENMESH_EGRESS_KEY_FILE: undefined } }), "ingester");
+  });
+
   test("refuses half a set of certificate files", () => {
     const m = insecure({ ZENMESH_SPIRE_SOCKET: undefined, ZENMESH_MESH_CERT_FILE: "/run/svid.pem" });
     assert.match(m, /ZENMESH_MESH_KEY_FILE/);

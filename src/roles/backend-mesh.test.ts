@@ -19,6 +19,7 @@ import { createJoinToken, createKeyAndCsr, type Svid } from "../identity/index.t
 import { captureLogs } from "../log/testing.ts";
 import { createHopSigner, createInternalClient, HOP_SIGNATURE_HEADER } from "../mesh/index.ts";
 import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../zenlock/index.ts";
+import { type BackendDelivery, startBackendDelivery } from "./backend-deliver.ts";
 import { type BackendMesh, startBackendMesh } from "./backend-mesh.ts";
 import { type JoinServer, joinWithToken, startJoinServer } from "./join.ts";
 import type { Services } from "./services.ts";
@@ -31,6 +32,7 @@ for (const kind of DRIVERS) {
     let mesh: BackendMesh;
     let joinServer: JoinServer;
     let svc: Services;
+    let delivery: BackendDelivery;
     const logs = captureLogs();
 
     before(async () => {
@@ -54,7 +56,8 @@ for (const kind of DRIVERS) {
         close: async () => {},
       };
       const identity = staticIdentity(await pki.issue("backend"));
-      mesh = await startBackendMesh(svc, config, logs.logger, identity, { port: 0, ca: pki.ca });
+      delivery = startBackendDelivery(svc, config, logs.logger, identity);
+      mesh = await startBackendMesh(svc, config, logs.logger, identity, { port: 0, ca: pki.ca, delivery });
       joinServer = await startJoinServer({
         svc,
         ca: pki.ca,
@@ -69,6 +72,7 @@ for (const kind of DRIVERS) {
     after(async () => {
       await joinServer?.close();
       await mesh?.close();
+      await delivery?.close();
       await t?.close();
       rmSync(dir, { recursive: true, force: true });
     });
@@ -84,6 +88,8 @@ for (const kind of DRIVERS) {
           "GET /internal/health",
           "GET /internal/hop-key",
           "GET /internal/sources",
+          "POST /internal/deliveries/release",
+          "POST /internal/delivery-results",
           "POST /internal/events",
           "POST /internal/heartbeat",
           "POST /internal/operator",

@@ -172,6 +172,10 @@ for (const kind of DRIVERS) {
       const delivered = r.arrivals.slice(before);
       assert.equal(new Set(delivered.map((a) => a.headers["webhook-id"])).size, n, "every dead letter, once");
       assert.equal((await getReplayJob({ ...p.deps, queue: p.queue }, p.ctx, job.id)).status, "done");
+      const audit = await p.t.db.withTenant(p.tenantId, (tx) =>
+        listAudit(tx, { limit: 1000, action: "dlq.replay" }),
+      );
+      assert.equal(audit.length, 1, "the bulk replay is audited");
       const left = await listDeliveries(p.deps, p.ctx, { dlq: true, destinationId: id, limit: 100 });
       assert.equal(left.data.length, 0);
       // A replayed delivery starts its schedule over and keeps its webhook-id.
