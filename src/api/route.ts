@@ -174,3 +174,22 @@ export function openApiDocument(
     },
   };
 }
+
+/**
+ * Checks that run in the action (they need the stored row or a scheme's
+ * rules) name their paths as the input names them; on the wire they are
+ * under `body.`, like the route's own validation.
+ */
+export async function asBody<T>(action: Promise<T>): Promise<T> {
+  try {
+    return await action;
+  } catch (err) {
+    if (!(err instanceof ZenError) || err.code !== "VALIDATION_FAILED") throw err;
+    const issues: unknown = err.details?.issues;
+    if (!Array.isArray(issues)) throw err;
+    throw new ZenError("VALIDATION_FAILED", {
+      message: err.message,
+      details: { issues: issues.map((i: { path: string }) => ({ ...i, path: `body.${i.path}` })) },
+    });
+  }
+}

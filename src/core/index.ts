@@ -11,3 +11,4 @@ export {
   type ZenErrorOptions,
 } from "./errors.ts";
 export { ID_PREFIXES, ID_RANDOM_LENGTH, type IdKind, isId, newId, randomBase62 } from "./ids.ts";
+export { type Issue, issuesOf, parseInput, validationFailed } from "./validation.ts";

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ZenError } from "../../core/index.ts";
 import {
   CREDENTIAL_KINDS,
   createDestination,
@@ -17,7 +16,7 @@ import {
 } from "../../deliver/destinations/index.ts";
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
-import { defineRoute } from "../route.ts";
+import { asBody, defineRoute } from "../route.ts";
 import { idParam, listOf, pageQuery } from "../schemas.ts";
 
 const time = z.string().nullable();
@@ -55,21 +54,6 @@ const withSecret = destination.extend({ secret: z.string() });
 
 const projectParams = z.strictObject({ project_id: idParam("prj") });
 const destinationParams = z.strictObject({ project_id: idParam("prj"), destination_id: idParam("dst") });
-
-/** Checks that need the stored row or the clock run in the action; their paths are named as the request names them. */
-export async function asBody<T>(action: Promise<T>): Promise<T> {
-  try {
-    return await action;
-  } catch (err) {
-    if (!(err instanceof ZenError) || err.code !== "VALIDATION_FAILED") throw err;
-    const issues: unknown = err.details?.issues;
-    if (!Array.isArray(issues)) throw err;
-    throw new ZenError("VALIDATION_FAILED", {
-      message: err.message,
-      details: { issues: issues.map((i: { path: string }) => ({ ...i, path: `body.${i.path}` })) },
-    });
-  }
-}
 
 export function destinationRoutes(rc: RouteContext, egressBoxKey: () => Buffer | undefined): void {
   const deps: DeliverDeps = { ...rc.tenancy, egressBoxKey };

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ZenError } from "../../core/index.ts";
 import {
   createSource,
   createSourceInput,
@@ -15,7 +14,7 @@ import {
 import { SCHEME_NAMES } from "../../ingest/types.ts";
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
-import { defineRoute } from "../route.ts";
+import { asBody, defineRoute } from "../route.ts";
 import { idParam, listOf, pageQuery } from "../schemas.ts";
 
 const source = z.object({
@@ -43,24 +42,6 @@ const withSecret = source.extend({ secret: z.string() });
 
 const projectParams = z.strictObject({ project_id: idParam("prj") });
 const sourceParams = z.strictObject({ project_id: idParam("prj"), source_id: idParam("src") });
-
-/**
- * Checks that need the scheme (its settings, its secret format) run in the
- * action; their issue paths are named as the request names them.
- */
-async function asBody<T>(action: Promise<T>): Promise<T> {
-  try {
-    return await action;
-  } catch (err) {
-    if (!(err instanceof ZenError) || err.code !== "VALIDATION_FAILED") throw err;
-    const issues: unknown = err.details?.issues;
-    if (!Array.isArray(issues)) throw err;
-    throw new ZenError("VALIDATION_FAILED", {
-      message: err.message,
-      details: { issues: issues.map((i: { path: string }) => ({ ...i, path: `body.${i.path}` })) },
-    });
-  }
-}
 
 export function sourceRoutes(rc: RouteContext, ingestBaseUrl: () => string): void {
   const deps: SourceDeps = { ...rc.tenancy, ingestBaseUrl };

@@ -10,9 +10,8 @@ import {
 } from "../../deliver/subscriptions/index.ts";
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
-import { defineRoute } from "../route.ts";
+import { asBody, defineRoute } from "../route.ts";
 import { idParam, listOf, pageQuery } from "../schemas.ts";
-import { asBody } from "./destinations.ts";
 
 const subscription = z.object({
   id: z.string(),

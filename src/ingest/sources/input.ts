@@ -96,28 +96,7 @@ export type CreateSourceInput = z.input<typeof createSourceInput>;
 export type UpdateSourceInput = z.input<typeof updateSourceInput>;
 export type RotateSecretInput = z.input<typeof rotateSecretInput>;
 
-export interface Issue {
-  path: string;
-  message: string;
-}
-
-export function validationFailed(issues: Issue[]): ZenError {
-  return new ZenError("VALIDATION_FAILED", { details: { issues } });
-}
-
-/** Paths and messages only: the offending values (a secret, say) are never echoed. */
-export function issuesOf(error: z.ZodError, prefix: string[] = []): Issue[] {
-  return error.issues.slice(0, 20).map((i) => ({
-    path: [...prefix, ...i.path.map(String)].join(".") || "input",
-    message: i.code === "unrecognized_keys" ? "has a field that is not allowed" : i.message,
-  }));
-}
-
-export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const r = schema.safeParse(value ?? {});
-  if (!r.success) throw validationFailed(issuesOf(r.error));
-  return r.data;
-}
+export { type Issue, issuesOf, parseInput, validationFailed } from "../../core/validation.ts";
 
 /** Order kept, duplicates dropped. */
 export const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
