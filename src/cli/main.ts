@@ -6,16 +6,17 @@
 import { randomBytes } from "node:crypto";
 import { type Config, loadConfig, type RoleName } from "../config/index.ts";
 import { isZenError, ZenError } from "../core/index.ts";
-import { createEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { createLogger } from "../log/index.ts";
 import { lockDataDir, lockHolder } from "../roles/lock.ts";
-import { callOperator } from "../roles/operator-client.ts";
-import { serveProduction, serveSupervised } from "../roles/serve.ts";
-import { migrateDatabase, openServices } from "../roles/services.ts";
-import { runUp } from "../roles/up.ts";
+import type { Services } from "../roles/services.ts";
 import { VERSION } from "../roles/version.ts";
 import { splitFlags } from "./args.ts";
-import { initCa, type OperatorRequest, runOperation } from "./operations.ts";
+import type { OperatorRequest } from "./operations.ts";
+
+// Each command loads only what it needs: a role process should not carry the database
+// drivers, the HTTP framework and the CA of every other role in its memory.
+const services = () => import("../roles/services.ts");
+const operations = () => import("./operations.ts");
 
 const HELP = `zenmesh ${VERSION} — zero-trust, multi-tenant webhook gateway
 
@@ -78,7 +79,12 @@ function untilSignal(): Promise<void> {
 
 /** Runs an operator action against a running system, or directly when none holds the data dir. */
 async function operate(cfg: Config, op: OperatorRequest): Promise<unknown> {
-  if (lockHolder(cfg.dataDir) !== undefined) return callOperator(cfg.dataDir, op);
+  if (lockHolder(cfg.dataDir) !== undefined) {
+    const { callOperator } = await import("../roles/operator-client.ts");
+    return callOperator(cfg.dataDir, op);
+  }
+  const { openServices } = await services();
+  const { runOperation } = await operations();
   const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
   try {
     const svc = await openServices(cfg);
@@ -107,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "up": {
       const cfg = config(argv.slice(1));
+      const { runUp } = await import("../roles/up.ts");
       await runUp(cfg, createLogger({ level: cfg.log.level, name: "zenmesh" }), argv.slice(1), out);
       return 0;
     }
@@ -123,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
         env: supervised ? process.env : { ZENMESH_PROFILE: "production", ...process.env },
       });
       const logger = createLogger({ level: cfg.log.level, name: sub });
+      const { serveProduction, serveSupervised } = await import("../roles/serve.ts");
       const running = supervised
         ? await serveSupervised(sub, cfg, logger)
         : await serveProduction(sub, cfg, logger);
@@ -140,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
     case "ca": {
       if (sub !== "init") throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh ca init" });
       const cfg = config(rest);
+      const { initCa } = await operations();
       const ca = await initCa(cfg);
       out(`CA for ${cfg.mesh.trustDomain} in ${cfg.mesh.caFile}; its trust bundle:`);
       out(ca.bundlePem().trimEnd());
@@ -151,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== "create" || typeof file !== "string") {
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh egress-key create --out FILE" });
       }
+      const { createEgressKeyFile } = await import("../deliver/egress/key-file.ts");
       const key = createEgressKeyFile(file);
       out(
         flags.has("json")
@@ -187,7 +197,7 @@ async function main(argv: string[]): Promise<number> {
       const cfg = config(argv.slice(1));
       const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
       try {
-        await migrateDatabase(cfg);
+        await (await services()).migrateDatabase(cfg);
       } finally {
         lock?.release();
       }

@@ -20,13 +20,11 @@ import type { IdentitySource } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
 import { createInternalClient } from "../mesh/index.ts";
 import { loadMasterKeyRing } from "../zenlock/index.ts";
-import { startBackend } from "./backend.ts";
 import { createFileIdentity } from "./file-identity.ts";
 import { joinWithToken, svidFromChain } from "./join.ts";
 import { createPeerUrl, type PeerUrl } from "./peer-url.ts";
 import { createPushedIdentity } from "./pushed-identity.ts";
 import { type BootMessage, fromWire, type ReadyMessage, type ToChild } from "./wire.ts";
-import { startWorker } from "./worker.ts";
 
 export interface RunningRole {
   internalUrl: string;
@@ -145,6 +143,8 @@ async function startRole(
   w: RoleWiring,
 ): Promise<RunningRole> {
   if (role === "backend") {
+    // A role loads only its own code: the database drivers and the API stay out of the workers.
+    const { startBackend } = await import("./backend.ts");
     const b = await startBackend(config, logger, {
       identity: w.identity,
       apiPort: w.apiPort,
@@ -159,6 +159,7 @@ async function startRole(
   if (!w.backendUrl)
     throw new ZenError("CONFIG_INVALID", { message: `the ${role} role needs the backend's URL` });
   const hop = w.hop ?? (await fetchHopKey(config, w.identity, w.backendUrl));
+  const { startWorker } = await import("./worker.ts");
   const worker = await startWorker({
     role,
     config,

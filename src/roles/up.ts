@@ -13,7 +13,7 @@ import { createEgressKeyFile, readEgressKeyFile } from "../deliver/egress/key-fi
 import { CertificateAuthority } from "../identity/index.ts";
 import type { Svid } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
-import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT, systemHopKeyId } from "../mesh/index.ts";
+import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT, systemHopKeyId } from "../mesh/hop-keys.ts";
 import { loadMasterKeyRing } from "../zenlock/index.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
 import { type SupervisedChild, superviseChild } from "./supervisor.ts";

@@ -7,9 +7,9 @@
 import type { Config, RoleName } from "../config/index.ts";
 import { systemClock, ZenError } from "../core/index.ts";
 import type { BoxKeyPair } from "../deliver/box.ts";
-import { type DispatchBatch, parseCidrList, type RunningEgress, startEgress } from "../deliver/index.ts";
+import type { RunningEgress } from "../deliver/egress/index.ts";
+import type { DispatchBatch } from "../deliver/types.ts";
 import type { IdentitySource } from "../identity/types.ts";
-import { startIngester } from "../ingest/ingester/index.ts";
 import type { Logger } from "../log/index.ts";
 import {
   createHopSigner,
@@ -60,6 +60,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     if (!opts.egressBox) {
       throw new ZenError("CONFIG_INVALID", { message: "egress needs its box key (ZENMESH_EGRESS_KEY_FILE)" });
     }
+    // Each role loads only its own data path.
+    const { startEgress } = await import("../deliver/egress/index.ts");
+    const { parseCidrList } = await import("../deliver/ssrf/ip.ts");
     const text = opts.config.deliver.allowCidrs;
     const cidrs = text.trim() === "" ? { ok: true as const, value: [] } : parseCidrList(text);
     if (!cidrs.ok)
@@ -107,7 +110,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       : undefined;
   const ingester =
     opts.role === "ingester"
-      ? await startIngester({
+      ? await (await import("../ingest/ingester/index.ts")).startIngester({
           backend,
           logger: opts.logger,
           clock: systemClock,
