@@ -27,8 +27,12 @@ function wrap(tx: PgliteTx): OwnerTx {
   };
 }
 
+const SHARED_BUFFERS = "32MB";
+
 export async function openPglite(dataDir: string | undefined): Promise<Driver> {
-  const db = await PGlite.create(dataDir);
+  // PGlite's default shared_buffers (128 MB) lives in the WebAssembly heap, which never shrinks;
+  // the embedded default serves one installation, and the OS page cache still holds the files.
+  const db = await PGlite.create(dataDir, { postgresqlconf: [`shared_buffers=${SHARED_BUFFERS}`] });
   return {
     kind: "pglite",
     runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
