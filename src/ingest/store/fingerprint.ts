@@ -21,23 +21,6 @@ export function fingerprint(
   return hmacSha256(key, fingerprintInput(sourceId, contentType, body));
 }
 
-/** The earliest event with this fingerprint under this key version, received since `since`. */
-export async function findDuplicate(
-  tx: Tx,
-  tenantId: string,
-  fp: Buffer,
-  version: number,
-  since: Date,
-): Promise<string | undefined> {
-  const r = await tx.query<{ id: string }>(
-    `select id from events
-      where tenant_id = $1 and fingerprint = $2 and fingerprint_version = $3 and received_at >= $4
-      order by received_at, id limit 1`,
-    [tenantId, fp, version, since],
-  );
-  return r.rows[0]?.id;
-}
-
 /**
  * Serializes concurrent batches that carry the same fingerprint, so two of
  * them cannot both store it. Locks are taken in sorted order, so two batches
@@ -45,5 +28,26 @@ export async function findDuplicate(
  */
 export async function lockFingerprints(tx: Tx, fps: readonly Buffer[]): Promise<void> {
   const keys = [...new Set(fps.map((fp) => fp.readBigInt64BE(0).toString()))].sort();
-  for (const key of keys) await tx.query("select pg_advisory_xact_lock($1::bigint)", [key]);
+  if (keys.length === 0) return;
+  // One round trip; taken in sorted order, so two batches sharing keys cannot deadlock.
+  await tx.query("select pg_advisory_xact_lock(k) from unnest($1::bigint[]) as k order by k", [keys]);
+}
+
+/** For each fingerprint (hex) that has one, the earliest event under this key version since `since`. */
+export async function findDuplicates(
+  tx: Tx,
+  tenantId: string,
+  fps: readonly Buffer[],
+  version: number,
+  since: Date,
+): Promise<Map<string, string>> {
+  if (fps.length === 0) return new Map();
+  const r = await tx.query<{ fp: string; id: string }>(
+    `select distinct on (fingerprint) encode(fingerprint, 'hex') as fp, id from events
+      where tenant_id = $1 and fingerprint = any(select decode(h, 'hex') from unnest($2::text[]) as h)
+        and fingerprint_version = $3 and received_at >= $4
+      order by fingerprint, received_at, id`,
+    [tenantId, [...new Set(fps.map((fp) => fp.toString("hex")))], version, since],
+  );
+  return new Map(r.rows.map((row) => [row.fp, row.id]));
 }

@@ -13,8 +13,8 @@ import { type Actor, type Clock, newId } from "../../core/index.ts";
 import type { Database, Tx } from "../../db/index.ts";
 import type { ZenLock } from "../../zenlock/index.ts";
 import type { IngestItem, IngestOutcome } from "../types.ts";
-import { findDuplicate, fingerprint, lockFingerprints } from "./fingerprint.ts";
-import { claimReplayKeys, replayKeys, sweepExpiredReplays } from "./replay.ts";
+import { findDuplicates, fingerprint, lockFingerprints } from "./fingerprint.ts";
+import { claimReplayKeysBatch, replayKeys, sweepExpiredReplays } from "./replay.ts";
 import { type ValidItem, validateItem } from "./validate.ts";
 
 export interface PersistDeps {
@@ -146,36 +146,59 @@ function persistTenant(
         const dedupeSince = new Date(
           now.getTime() - (deps.dedupeWindowSeconds ?? DEFAULT_DEDUPE_WINDOW_SECONDS) * 1000,
         );
-        for (const [i, { p, source }] of live.entries()) {
-          const fp = fps[i]!;
-          const original = await findDuplicate(tx, tenantId, fp, fpKey.version, dedupeSince);
-          const eventId = original ?? newId("event");
+        // Earlier events in one query, every replay key in one statement.
+        const earlier = await findDuplicates(tx, tenantId, fps, fpKey.version, dedupeSince);
+        // Requests with one fingerprint share an event id: the first of them stored makes the event.
+        const groupId = new Map<string, string>();
+        const plans = live.map(({ p, source }, i) => {
+          const hex = fps[i]!.toString("hex");
+          const original = earlier.get(hex);
+          let eventId = original ?? groupId.get(hex);
+          if (eventId === undefined) {
+            eventId = newId("event");
+            groupId.set(hex, eventId);
+          }
           const windowSeconds =
             deps.replayWindowSeconds ?? Math.max(source.tolerance_seconds, MIN_REPLAY_TOLERANCE_SECONDS) * 2;
-          const claimed = await claimReplayKeys(
-            tx,
-            {
-              tenantId,
+          return {
+            p,
+            source,
+            hex,
+            original,
+            eventId,
+            claim: {
               sourceId: source.id,
-              now,
+              keys: replayKeys(p.item),
+              eventId,
               expiresAt: new Date(now.getTime() + windowSeconds * 1000),
             },
-            replayKeys(p.item),
-            eventId,
-          );
-          if (!claimed) {
+          };
+        });
+        const claimed = await claimReplayKeysBatch(
+          tx,
+          tenantId,
+          now,
+          plans.map((x) => x.claim),
+        );
+        const toInsert: NewEvent[] = [];
+        const storedNow = new Set<string>();
+        for (const [i, plan] of plans.entries()) {
+          const { p, source, eventId } = plan;
+          if (!claimed[i]) {
             counts.replayed++;
             out.set(p.index, { status: "replayed" });
-          } else if (original !== undefined) {
+          } else if (plan.original !== undefined || storedNow.has(plan.hex)) {
             counts.duplicates++;
-            out.set(p.index, { status: "duplicate", eventId: original });
+            out.set(p.index, { status: "duplicate", eventId });
           } else {
-            await insertEvent(deps, tx, tenantId, source, p.item, { eventId, fp, fpVersion: fpKey.version });
+            storedNow.add(plan.hex);
+            toInsert.push({ source, item: p.item, eventId, fp: fps[i]! });
             stored.push({ eventId, projectId: source.project_id, sourceId: source.id, item: p.item });
             counts.stored++;
             out.set(p.index, { status: "stored", eventId });
           }
         }
+        await insertEvents(deps, tx, tenantId, toInsert, fpKey.version);
       } finally {
         fpKey.key.fill(0);
       }
@@ -207,44 +230,65 @@ async function loadSources(tx: Tx, tenantId: string, ids: string[]): Promise<Map
   return new Map(r.rows.map((row) => [row.id, { ...row, tolerance_seconds: Number(row.tolerance_seconds) }]));
 }
 
-async function insertEvent(
+interface NewEvent {
+  source: SourceRow;
+  item: ValidItem;
+  eventId: string;
+  fp: Buffer;
+}
+
+/** Every stored event of the batch in one statement, each payload sealed to its own event id. */
+async function insertEvents(
   deps: PersistDeps,
   tx: Tx,
   tenantId: string,
-  source: SourceRow,
-  item: ValidItem,
-  f: { eventId: string; fp: Buffer; fpVersion: number },
+  rows: readonly NewEvent[],
+  fpVersion: number,
 ): Promise<void> {
-  const sealed = await deps.zenlock.seal(
-    tx,
-    tenantId,
-    { table: "events", column: "payload", rowId: f.eventId },
-    item.body,
-  );
+  if (rows.length === 0) return;
+  const sealed: string[] = [];
+  for (const r of rows) {
+    sealed.push(
+      await deps.zenlock.seal(
+        tx,
+        tenantId,
+        { table: "events", column: "payload", rowId: r.eventId },
+        r.item.body,
+      ),
+    );
+  }
+  const col = <T>(f: (r: NewEvent, i: number) => T) => rows.map(f);
   await tx.query(
     `insert into events (id, tenant_id, project_id, source_id, type, subject, time, datacontenttype, dataschema,
        ce_source, extensions, received_at, correlation_id, provider_delivery_id, fingerprint, fingerprint_version,
        payload_sealed, payload_bytes)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18)`,
+     select t.id, $1, t.project_id, t.source_id, t.type, t.subject, t.time, t.datacontenttype, t.dataschema,
+            t.ce_source, t.extensions::jsonb, t.received_at, t.correlation_id, t.delivery_id, decode(t.fp, 'hex'), $2,
+            t.sealed, t.bytes
+       from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[],
+                   $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[], $15::text[], $16::text[],
+                   $17::text[], $18::integer[])
+            as t(id, project_id, source_id, type, subject, time, datacontenttype, dataschema, ce_source, extensions,
+                 received_at, correlation_id, delivery_id, fp, sealed, bytes)`,
     [
-      f.eventId,
       tenantId,
-      source.project_id,
-      source.id,
-      item.type,
-      item.subject,
-      item.time,
-      item.contentType,
-      item.dataschema,
-      `/projects/${source.project_id}/sources/${source.id}`,
-      JSON.stringify(item.extensions),
-      item.receivedAt,
-      item.correlationId,
-      item.deliveryId,
-      f.fp,
-      f.fpVersion,
-      sealed,
-      item.body.length,
+      fpVersion,
+      col((r) => r.eventId),
+      col((r) => r.source.project_id),
+      col((r) => r.source.id),
+      col((r) => r.item.type),
+      col((r) => r.item.subject),
+      col((r) => r.item.time.toISOString()),
+      col((r) => r.item.contentType),
+      col((r) => r.item.dataschema),
+      col((r) => `/projects/${r.source.project_id}/sources/${r.source.id}`),
+      col((r) => JSON.stringify(r.item.extensions)),
+      col((r) => r.item.receivedAt.toISOString()),
+      col((r) => r.item.correlationId),
+      col((r) => r.item.deliveryId),
+      col((r) => r.fp.toString("hex")),
+      col((_r, i) => sealed[i]!),
+      col((r) => r.item.body.length),
     ],
   );
 }

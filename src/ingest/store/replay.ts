@@ -26,40 +26,75 @@ export function replayKeys(item: { deliveryId: string | null; signature: string 
   return keys;
 }
 
-const CLAIM = `insert into ingest_replays (tenant_id, source_id, replay_key, event_id, expires_at)
-  values ($1, $2, $3, $4, $5)
-  on conflict (tenant_id, source_id, replay_key) do update
-    set event_id = excluded.event_id, expires_at = excluded.expires_at
-    where ingest_replays.expires_at <= $6
-  returning replay_key`;
+export interface ReplayClaim {
+  sourceId: string;
+  keys: readonly string[];
+  eventId: string;
+  expiresAt: Date;
+}
 
 /**
- * Claims every key for `eventId`, or none: true when all were free or
- * expired, false (and nothing claimed) when any is still live.
+ * Claims every claim's keys in one statement; a claim succeeds only if all
+ * its keys were free (or expired). A claim that loses any key gives back the
+ * ones it took. A key that two claims of the batch share goes to the earlier
+ * one, and the later is refused even if the earlier fails on another key:
+ * two requests in one batch carrying one delivery id or one signature are
+ * not both let through.
  */
-export async function claimReplayKeys(
+export async function claimReplayKeysBatch(
   tx: Tx,
-  at: { tenantId: string; sourceId: string; now: Date; expiresAt: Date },
-  keys: readonly string[],
-  eventId: string,
-): Promise<boolean> {
-  const claimed: string[] = [];
-  for (const key of keys) {
-    const r = await tx.query(CLAIM, [at.tenantId, at.sourceId, key, eventId, at.expiresAt, at.now]);
-    if (r.rows.length === 1) {
-      claimed.push(key);
-      continue;
+  tenantId: string,
+  now: Date,
+  claims: readonly ReplayClaim[],
+): Promise<boolean[]> {
+  const ok = claims.map(() => true);
+  const taken = new Set<string>();
+  const rows: { claim: number; sourceId: string; key: string }[] = [];
+  claims.forEach((c, i) => {
+    const mine = c.keys.map((k) => `${c.sourceId}\n${k}`);
+    if (mine.some((k) => taken.has(k))) {
+      ok[i] = false;
+      return;
     }
-    if (claimed.length > 0) {
-      await tx.query(
-        `delete from ingest_replays
-          where tenant_id = $1 and source_id = $2 and replay_key = any($3::text[]) and event_id = $4`,
-        [at.tenantId, at.sourceId, claimed, eventId],
-      );
+    for (const [j, k] of mine.entries()) {
+      taken.add(k);
+      rows.push({ claim: i, sourceId: c.sourceId, key: c.keys[j]! });
     }
-    return false;
+  });
+  if (rows.length === 0) return ok;
+  const r = await tx.query<{ source_id: string; replay_key: string }>(
+    `insert into ingest_replays (tenant_id, source_id, replay_key, event_id, expires_at)
+     select $1, t.source_id, t.replay_key, t.event_id, t.expires_at
+       from unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) as t(source_id, replay_key, event_id, expires_at)
+     on conflict (tenant_id, source_id, replay_key) do update
+       set event_id = excluded.event_id, expires_at = excluded.expires_at
+       where ingest_replays.expires_at <= $6
+     returning source_id, replay_key`,
+    [
+      tenantId,
+      rows.map((x) => x.sourceId),
+      rows.map((x) => x.key),
+      rows.map((x) => claims[x.claim]!.eventId),
+      rows.map((x) => claims[x.claim]!.expiresAt),
+      now,
+    ],
+  );
+  const won = new Set(r.rows.map((x) => `${x.source_id}\n${x.replay_key}`));
+  for (const x of rows) if (!won.has(`${x.sourceId}\n${x.key}`)) ok[x.claim] = false;
+  const giveBack = rows.filter((x) => !ok[x.claim] && won.has(`${x.sourceId}\n${x.key}`));
+  if (giveBack.length > 0) {
+    await tx.query(
+      `delete from ingest_replays r using unnest($2::text[], $3::text[], $4::text[]) as t(source_id, replay_key, event_id)
+        where r.tenant_id = $1 and r.source_id = t.source_id and r.replay_key = t.replay_key and r.event_id = t.event_id`,
+      [
+        tenantId,
+        giveBack.map((x) => x.sourceId),
+        giveBack.map((x) => x.key),
+        giveBack.map((x) => claims[x.claim]!.eventId),
+      ],
+    );
   }
-  return true;
+  return ok;
 }
 
 /** Deletes up to `limit` expired keys of the tenant, skipping any another batch holds; returns how many. */
