@@ -300,4 +300,7 @@ try {
     process.stderr.write(`zenmesh: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;
   }
+  // A command that failed is done: a role whose start failed must exit so its supervisor restarts it,
+  // though the IPC channel (or a half-opened connection) would keep it alive.
+  setTimeout(() => process.exit(), 50).unref();
 }

@@ -73,13 +73,21 @@ export async function openPostgres(opts: PostgresOptions): Promise<Driver> {
       throw mapDriverError(err);
     }
     let broken: Error | undefined;
+    // The pool drops its own error listener while a client is checked out: a server that goes away
+    // mid-transaction would otherwise raise an unhandled 'error' and take the process down. The
+    // transaction's query fails on its own; the client is then released as broken.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on("error", onError);
     try {
       return await inTransaction(client, fn, ctx);
     } catch (err) {
       const mapped = mapDriverError(err);
-      if (mapped !== err) broken = err as Error;
+      if (mapped !== err) broken ??= err as Error;
       throw mapped;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }
