@@ -6,6 +6,8 @@
  *
  *   npm test                       all suites
  *   npm test -- src/db             only files under a path
+ *   npm run test:resilience        the resilience suite instead (`--resilience`:
+ *                                  test/resilience/*.resilience.ts, one file at a time)
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
@@ -99,34 +101,47 @@ async function preparePostgres(): Promise<void> {
   env.ZENMESH_TEST_PG_TEMPLATE = name;
 }
 
-function findTests(dir: string, out: string[] = []): string[] {
+function findTests(dir: string, out: string[] = [], suffix = ".test.ts"): string[] {
   for (const entry of readdirSync(dir)) {
     const p = join(dir, entry);
     if (entry === "node_modules" || entry.startsWith(".")) continue;
-    if (statSync(p).isDirectory()) findTests(p, out);
-    else if (entry.endsWith(".test.ts")) out.push(p);
+    if (statSync(p).isDirectory()) findTests(p, out, suffix);
+    else if (entry.endsWith(suffix)) out.push(p);
   }
   return out;
 }
 
-const filters = process.argv.slice(2).map((a) => resolve(a));
-const files = ["src", "test"]
-  .flatMap((d) => findTests(join(root, d)))
+// The resilience suite is named *.resilience.ts, so the plain run never picks it up.
+const resilience = process.argv.includes("--resilience");
+const filters = process.argv
+  .slice(2)
+  .filter((a) => a !== "--resilience")
+  .map((a) => resolve(a));
+const files = (
+  resilience
+    ? findTests(join(root, "test", "resilience"), [], ".resilience.ts")
+    : ["src", "test"].flatMap((d) => findTests(join(root, d)))
+)
   .filter((f) => filters.length === 0 || filters.some((x) => f.startsWith(x)))
   .sort();
 
 await preparePglite();
-await preparePostgres();
+// The resilience suite runs private database servers of its own.
+if (!resilience) await preparePostgres();
 
 if (skipped.length > 0) {
   console.log("Skipped suites (this machine lacks what they need):");
   for (const s of skipped) console.log(`  - ${s}`);
 }
 
-const result = spawnSync(
-  process.execPath,
-  ["--test", "--test-concurrency=3", "--test-timeout=120000", "--test-reporter=spec", ...files],
-  { stdio: "inherit", env: { ...process.env, ...env }, cwd: root },
-);
+// Resilience files load the whole machine (kills, floods, restarts): one at a time, with longer tests.
+const runner = resilience
+  ? ["--test-concurrency=1", "--test-timeout=300000"]
+  : ["--test-concurrency=3", "--test-timeout=120000"];
+const result = spawnSync(process.execPath, ["--test", ...runner, "--test-reporter=spec", ...files], {
+  stdio: "inherit",
+  env: { ...process.env, ...env },
+  cwd: root,
+});
 if (skipped.length > 0) console.log(`\nSkipped: ${skipped.join("; ")}`);
 process.exit(result.status ?? 1);
