@@ -52,7 +52,11 @@ describe("the egress dispatcher", () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  function batchOf(n: number, over: Partial<DispatchDestination> = {}, startBy = Date.now() + 60_000) {
+  function batchOf(
+    n: number,
+    over: Partial<DispatchDestination> = {},
+    startBy = clock.now().getTime() + 60_000,
+  ) {
     const id = newId("destination");
     const destination: DispatchDestination = {
       id,
@@ -140,7 +144,7 @@ describe("the egress dispatcher", () => {
   });
 
   test("defers a job that could not start before its lease runs short, and jobs beyond its capacity", async () => {
-    const late = await run(batchOf(2, {}, Date.now() - 1000));
+    const late = await run(batchOf(2, {}, clock.now().getTime() - 1000));
     assert.deepEqual(
       late.map((r) => r.outcome.kind),
       ["deferred", "deferred"],
