@@ -4,11 +4,22 @@
  * child process still alive is killed by its pid.
  */
 import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 
 type Cleanup = () => Promise<void> | void;
 
 const cleanups: { name: string; fn: Cleanup }[] = [];
 const pids = new Set<number>();
+const dirs = new Set<string>();
+
+/** A temp dir the bench made: removed at exit even when there is no time for anything else. */
+export function trackDir(dir: string): void {
+  dirs.add(dir);
+}
+
+export function untrackDir(dir: string): void {
+  dirs.delete(dir);
+}
 
 export function onCleanup(name: string, fn: Cleanup): () => void {
   const entry = { name, fn };
@@ -73,6 +84,8 @@ function killTracked(): void {
     }
   }
   pids.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
 }
 
 let installed = false;
@@ -84,8 +97,16 @@ export function installSignalHandlers(): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
+      // Processes and dirs now; what needs a connection (dropping a database) gets 5 s more.
       killTracked();
-      process.exit(130);
+      const cap = setTimeout(() => process.exit(130), 5000);
+      cap.unref();
+      void (async () => {
+        while (cleanups.length > 0) {
+          await Promise.resolve(cleanups.pop()!.fn()).catch(() => {});
+        }
+      })().finally(() => process.exit(130));
+      return;
     }
     signalled = true;
     console.error(`\n${signal}: stopping the bench and everything it started…`);

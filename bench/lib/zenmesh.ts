@@ -10,7 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { alive, exited, onCleanup, trackPid, untrackPid } from "./cleanup.ts";
+import { alive, exited, onCleanup, trackDir, trackPid, untrackDir, untrackPid } from "./cleanup.ts";
 import { assertLoopback } from "./load.ts";
 import { githubSignature } from "./webhooks.ts";
 
@@ -63,6 +63,7 @@ export interface Zenmesh {
 export async function startZenmesh(opts: StartOptions = {}): Promise<Zenmesh> {
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "zm-bench-"));
+  if (ownDir) trackDir(dir);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ZENMESH_LOG_LEVEL: "warn",
@@ -117,7 +118,10 @@ export async function startZenmesh(opts: StartOptions = {}): Promise<Zenmesh> {
       untrackPid(pid);
     }
     forget();
-    if (ownDir && !o.keepDir) rmSync(dir, { recursive: true, force: true });
+    if (ownDir && !o.keepDir) {
+      rmSync(dir, { recursive: true, force: true });
+      untrackDir(dir);
+    }
     return { stopMs };
   };
   const forget = onCleanup(`zenmesh up ${dir}`, () => stop().then(() => {}));

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onCleanup } from "../lib/cleanup.ts";
+import { onCleanup, trackDir, untrackDir } from "../lib/cleanup.ts";
 import { CONNECTIONS, type Context, maxRequests } from "../lib/context.ts";
 import { type LoadResult, round, runLoad } from "../lib/load.ts";
 import { idleRss, type RoleMib, type RssSample, rssDetail, sampleRss } from "../lib/rss.ts";
@@ -34,6 +34,7 @@ export interface FootprintResult {
 
 export async function footprint(ctx: Context): Promise<FootprintResult> {
   const dir = mkdtempSync(join(tmpdir(), "zm-bench-foot-"));
+  trackDir(dir);
   const forget = onCleanup(`data dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   try {
     ctx.log("footprint: first start (creates the data dir)");
@@ -79,6 +80,7 @@ export async function footprint(ctx: Context): Promise<FootprintResult> {
   } finally {
     forget();
     rmSync(dir, { recursive: true, force: true });
+    untrackDir(dir);
   }
 }
 
