@@ -12,7 +12,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { sleep, until } from "./zenmesh-up.ts";
+import { onAbandon, sleep, until } from "./zenmesh-up.ts";
 
 /** A port nothing listens on right now (the kernel's pick). */
 export function freePort(): Promise<number> {
@@ -102,6 +102,13 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=50`;
   const ctlArgs = (args: string[]) => ["-D", data, "-l", logFile, "-o", options, "-w", "-t", "30", ...args];
   const ctl = (...args: string[]) => runAsync("pg_ctl", ctlArgs(args));
+  const abandon = onAbandon(() => {
+    try {
+      run("pg_ctl", ["-D", data, "stop", "-m", "immediate", "-w", "-t", "10"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   try {
     run("initdb", [
       "-D",
@@ -117,6 +124,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     ]);
     await ctl("start");
   } catch (err) {
+    abandon();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -126,6 +134,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     ctl,
     log: () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
     async stop() {
+      abandon();
       // Already stopped is fine.
       await ctl("stop", "-m", "immediate").catch(() => {});
       rmSync(dir, { recursive: true, force: true });
@@ -184,6 +193,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     // The port is free again once the listener is gone.
     await sleep(50);
   };
+  const abandon = onAbandon(() => {
+    proc?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
   await up();
   return {
     port,
@@ -191,6 +204,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     up,
     down,
     async stop() {
+      abandon();
       await down();
       rmSync(dir, { recursive: true, force: true });
     },

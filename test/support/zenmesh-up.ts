@@ -19,6 +19,38 @@ export type Role = (typeof ROLES)[number];
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+const atExit = new Set<() => void>();
+let exitHooked = false;
+
+/**
+ * Runs `fn` (synchronous, best effort) if this test process is ended before its `after` hooks run (a
+ * signal from the runner, or an exit): a started server must not outlive the suite. Returns an undo.
+ */
+export function onAbandon(fn: () => void): () => void {
+  if (!exitHooked) {
+    exitHooked = true;
+    const runAll = () => {
+      for (const f of atExit) {
+        try {
+          f();
+        } catch {
+          // Best effort: the process is going away.
+        }
+      }
+      atExit.clear();
+    };
+    process.once("exit", runAll);
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        runAll();
+        process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+      });
+    }
+  }
+  atExit.add(fn);
+  return () => atExit.delete(fn);
+}
+
 /** Polls until `fn` gives a value (errors count as "not yet"), or fails naming `what` and the last error. */
 export async function until<T>(
   what: string,
@@ -175,7 +207,13 @@ export async function startZenmesh(
     ...out.matchAll(new RegExp(`^\\s+${role}\\s+running\\s+pid (\\d+)`, "gm")),
   ];
 
+  // Abandoned, the supervisor still stops its roles on SIGTERM.
+  const forget = onAbandon(() => {
+    child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  });
   const stop = async () => {
+    forget();
     // The roles alive now are ours; after the supervisor is gone only those, still running in our data dir, are ended.
     const roles = child.pid === undefined ? [] : childProcesses(child.pid);
     if (child.exitCode === null && child.signalCode === null) {
