@@ -13,11 +13,12 @@
  *
  * See bench/README.md for what each figure means.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, relative } from "node:path";
 import { createCeiling } from "../bench/lib/ceiling.ts";
-import { installSignalHandlers, runCleanups } from "../bench/lib/cleanup.ts";
+import { installSignalHandlers, runCleanups, stopping } from "../bench/lib/cleanup.ts";
 import { CONNECTIONS, type Context, FULL, QUICK } from "../bench/lib/context.ts";
 import { type ProfileSummary, summarizeProfiles } from "../bench/lib/profile.ts";
 import { markdown, ratios, type Scenarios, targets } from "../bench/lib/report.ts";
@@ -76,6 +77,17 @@ function parseArgs(argv: string[]) {
     } else throw new Error(`unknown flag ${a} (try --help)`);
   }
   return flags;
+}
+
+/** Which product was measured: the commit, and the files changed on top of it. */
+function product() {
+  const git = (...args: string[]) =>
+    spawnSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 10_000 }).stdout?.trim() ?? "";
+  const changed = git("status", "--porcelain", "--", "src", "bin", "package.json")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.slice(3));
+  return { commit: git("rev-parse", "--short", "HEAD") || "unknown", changed_files: changed };
 }
 
 function machine() {
@@ -143,6 +155,10 @@ async function main(): Promise<number> {
       }
       timings[name] = Math.round((performance.now() - s0) / 1000);
     }
+    if (stopping()) {
+      log("stopped by a signal: no results written");
+      return 130;
+    }
     const drift = await ceiling.recheck();
     const baseline = await ceiling.results();
     const start1k = baseline["1KiB_max"];
@@ -194,6 +210,7 @@ async function main(): Promise<number> {
       mode: flags.quick ? "quick" : "full",
       scenarios_run: selected,
       scenario_seconds: timings,
+      product: product(),
       machine: { ...m, loadavg_at_end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
       settings: {
         generator: "undici Pool, keep-alive, pipelining 1 (bench/lib/load.ts)",
@@ -231,7 +248,8 @@ async function main(): Promise<number> {
         );
     }
     const out = [
-      `## zenmesh bench, ${date} (${result.mode}, ${result.duration_s} s)`,
+      `## zenmesh bench, ${date} (${result.mode}, ${result.duration_s} s, commit ${result.product.commit}` +
+        `${result.product.changed_files.length ? ` + ${result.product.changed_files.length} changed files` : ""})`,
       "",
       table,
       "",
