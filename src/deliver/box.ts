@@ -24,7 +24,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { ZenError } from "../core/index.ts";
+import { isZenError, ZenError } from "../core/index.ts";
 import {
   aesGcmEncryptWithNonce,
   aesGcmOpen,
@@ -107,11 +107,30 @@ function rawPublicKey(key: KeyObject): Buffer {
   return Buffer.from(x, "base64url");
 }
 
+// Egress opens boxes with one long-lived pair: its key object is built once, not per delivery.
+// The raw key is compared on every use, so a pair whose bytes change is never opened with a stale key.
+const recipientKeys = new WeakMap<BoxKeyPair, { raw: Buffer; key: KeyObject }>();
+
+function recipientKey(pair: BoxKeyPair): KeyObject {
+  const hit = recipientKeys.get(pair);
+  if (hit?.raw.equals(pair.privateKey)) return hit.key;
+  let key: KeyObject;
+  try {
+    key = privateKeyObject(pair.privateKey);
+  } catch (err) {
+    if (isZenError(err)) throw err;
+    throw cryptoFailed();
+  }
+  recipientKeys.set(pair, { raw: Buffer.from(pair.privateKey), key });
+  return key;
+}
+
 /** RFC 9180 section 7.1.4: an all-zero result (a low-order point) must abort (node:crypto refuses it as well). */
-function x25519(privateRaw: Buffer, publicRaw: Buffer): Buffer {
+function x25519(privateKey: Buffer | KeyObject, publicRaw: Buffer): Buffer {
   let dh: Buffer;
   try {
-    dh = diffieHellman({ privateKey: privateKeyObject(privateRaw), publicKey: publicKeyObject(publicRaw) });
+    const key = Buffer.isBuffer(privateKey) ? privateKeyObject(privateKey) : privateKey;
+    dh = diffieHellman({ privateKey: key, publicKey: publicKeyObject(publicRaw) });
   } catch {
     throw cryptoFailed();
   }
@@ -236,7 +255,7 @@ export function openBox(pair: BoxKeyPair, aad: string, sealed: string): Buffer {
   ) {
     throw cryptoFailed("The sealed box is malformed.");
   }
-  const dh = x25519(pair.privateKey, enc);
+  const dh = x25519(recipientKey(pair), enc);
   const { key, baseNonce } = keySchedule(kemSharedSecret(dh, enc, pair.publicKey), INFO);
   return aesGcmOpen(key, Buffer.concat([baseNonce, sealedBytes]), Buffer.from(aad, "utf8"));
 }
