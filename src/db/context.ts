@@ -11,8 +11,14 @@ export const RUNTIME_ROLE = "zenmesh_app";
 const SET_CONTEXT =
   "select set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', $3, true)";
 
+// The tenant each driver transaction was fenced to, as the driver set it: only applyContext writes
+// here, and nothing in zenmesh runs set_config on app.tenant_id itself, so the record equals the setting.
+const fencedTo = new WeakMap<Tx, string>();
+
 export async function applyContext(tx: Tx, ctx: DbContext): Promise<void> {
-  await tx.query(SET_CONTEXT, [RUNTIME_ROLE, ctx.tenantId ?? "", ctx.userId ?? ""]);
+  const tenantId = ctx.tenantId ?? "";
+  await tx.query(SET_CONTEXT, [RUNTIME_ROLE, tenantId, ctx.userId ?? ""]);
+  fencedTo.set(tx, tenantId);
 }
 
 /**
@@ -21,8 +27,13 @@ export async function applyContext(tx: Tx, ctx: DbContext): Promise<void> {
  * caller's wrong-tenant bug cannot slip past Row Level Security via a cache.
  */
 export async function assertFencedTo(tx: Tx, tenantId: string, what: string): Promise<void> {
-  const r = await tx.query<{ t: string | null }>("select current_setting('app.tenant_id', true) as t");
-  if (r.rows[0]?.t !== tenantId) {
+  // A transaction the driver fenced answers from the driver's record (no round trip on the hot path);
+  // any other handle is asked for its setting.
+  const recorded = fencedTo.get(tx);
+  const actual =
+    recorded ??
+    (await tx.query<{ t: string | null }>("select current_setting('app.tenant_id', true) as t")).rows[0]?.t;
+  if (actual !== tenantId) {
     throw new ZenError("INTERNAL", { message: `${what} outside its tenant's transaction` });
   }
 }
