@@ -45,9 +45,13 @@ async function lockOrCreateHead(tx: Tx, chain: string): Promise<Head> {
   return created;
 }
 
-const INSERT = `insert into audit_log (tenant_id, seq, id, occurred_at, actor_type, actor_id, action, outcome,
-  target_type, target_id, project_id, correlation_id, ip, details, prev_hash, entry_hash)
-  values ($1, $2, $3, $4::timestamptz, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16)`;
+// The entry and the advanced head in one statement (one round trip); the head row is already locked.
+const INSERT_AND_ADVANCE = `with entry as (
+    insert into audit_log (tenant_id, seq, id, occurred_at, actor_type, actor_id, action, outcome,
+      target_type, target_id, project_id, correlation_id, ip, details, prev_hash, entry_hash)
+    values ($1, $2, $3, $4::timestamptz, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16)
+    returning tenant_id)
+  update audit_heads set seq = $2, entry_hash = $16 where tenant_id = (select tenant_id from entry)`;
 
 /** Appends in `tx`, which must be a transaction of db.withTenant(entry.tenantId ?? SYSTEM_CHAIN). */
 export async function appendAudit(tx: Tx, entry: AuditEntryInput): Promise<AppendedAudit> {
@@ -57,7 +61,7 @@ export async function appendAudit(tx: Tx, entry: AuditEntryInput): Promise<Appen
   const seq = head.seq + 1;
   const id = newId("audit");
   const hash = entryHash(head.hash, { ...e, tenantId: e.chain, seq, id });
-  await tx.query(INSERT, [
+  const updated = await tx.query(INSERT_AND_ADVANCE, [
     e.chain,
     seq,
     id,
@@ -73,11 +77,6 @@ export async function appendAudit(tx: Tx, entry: AuditEntryInput): Promise<Appen
     e.ip,
     JSON.stringify(e.details),
     head.hash,
-    hash,
-  ]);
-  const updated = await tx.query("update audit_heads set seq = $2, entry_hash = $3 where tenant_id = $1", [
-    e.chain,
-    seq,
     hash,
   ]);
   if (updated.rowCount !== 1)
