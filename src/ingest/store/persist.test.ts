@@ -339,6 +339,22 @@ for (const kind of DRIVERS) {
       assert.deepEqual(await persist([item(a.sourceId, { deliveryId })]), [{ status: "replayed" }]);
     });
 
+    test("a source deleted after its owner was remembered is refused, as the source row decides", async () => {
+      const doomed = await insertTestSource(deps.db, a.tenantId, a.projectId);
+      const first = await persist([item(doomed)]);
+      assert.equal(first[0]?.status, "stored");
+      // What deleteSource does: the row goes, the directory keeps the id marked deleted.
+      await deps.db.withTenant(a.tenantId, async (tx) => {
+        await tx.query("delete from sources where id = $1", [doomed]);
+        await tx.query(
+          "update source_directory set deleted = true, revision = nextval('source_revision_seq') where source_id = $1",
+          [doomed],
+        );
+      });
+      assert.deepEqual(await persist([item(doomed)]), [{ status: "rejected", code: "SOURCE_NOT_FOUND" }]);
+      assert.equal((await t.admin("select 1 from events where source_id = $1", [doomed])).length, 1);
+    });
+
     test("an empty batch and a batch of only invalid items touch nothing", async () => {
       assert.deepEqual(await persist([]), []);
       assert.deepEqual(await persist([{ ...item(a.sourceId), receivedAt: "soon" }]), [

@@ -103,16 +103,40 @@ export async function persistBatch(
   });
 }
 
+// Which tenant owns a source never changes (ids are random and never reused), so a found owner is
+// remembered; a deleted source is refused by its tenant's transaction, where the row decides. Only
+// found owners are kept: an unknown id asks the directory every time.
+const OWNER_CACHE_MAX = 50_000;
+const ownerCaches = new WeakMap<Database, Map<string, string>>();
+
 /** The directory holds ids only, so it is read without a tenant fence. */
 async function tenantsOf(db: Database, sourceIds: string[]): Promise<Map<string, string>> {
-  if (sourceIds.length === 0) return new Map();
+  const out = new Map<string, string>();
+  if (sourceIds.length === 0) return out;
+  let cache = ownerCaches.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    ownerCaches.set(db, cache);
+  }
+  const unknown: string[] = [];
+  for (const id of sourceIds) {
+    const owner = cache.get(id);
+    if (owner === undefined) unknown.push(id);
+    else out.set(id, owner);
+  }
+  if (unknown.length === 0) return out;
   const r = await db.withGlobal((tx) =>
     tx.query<{ source_id: string; tenant_id: string }>(
       "select source_id, tenant_id from source_directory where source_id = any($1::text[]) and not deleted",
-      [sourceIds],
+      [unknown],
     ),
   );
-  return new Map(r.rows.map((row) => [row.source_id, row.tenant_id]));
+  if (cache.size + r.rows.length > OWNER_CACHE_MAX) cache.clear();
+  for (const row of r.rows) {
+    out.set(row.source_id, row.tenant_id);
+    cache.set(row.source_id, row.tenant_id);
+  }
+  return out;
 }
 
 function persistTenant(
@@ -205,7 +229,7 @@ function persistTenant(
     }
 
     if (stored.length > 0 && deps.onStored) await deps.onStored(tx, tenantId, stored, now);
-    await sweepExpiredReplays(tx, tenantId, now);
+    await sweepReplaysNowAndThen(deps.db, tx, tenantId, now);
     const projects = new Set(live.map(({ source }) => source.project_id));
     const [onlyProject] = projects;
     await appendAudit(tx, {
@@ -220,6 +244,28 @@ function persistTenant(
     });
     return out;
   });
+}
+
+// Expired replay keys are swept in the ingest transactions themselves, but not in every one: at most
+// once per tenant per interval, and again at once while a sweep still finds a full batch.
+const SWEEP_EVERY_MS = 5_000;
+const SWEEP_LIMIT = 500;
+const lastSweeps = new WeakMap<Database, Map<string, number>>();
+
+async function sweepReplaysNowAndThen(db: Database, tx: Tx, tenantId: string, now: Date): Promise<void> {
+  let last = lastSweeps.get(db);
+  if (last === undefined) {
+    last = new Map();
+    lastSweeps.set(db, last);
+  }
+  const at = last.get(tenantId);
+  if (at !== undefined && now.getTime() - at < SWEEP_EVERY_MS && now.getTime() >= at) return;
+  const swept = await sweepExpiredReplays(tx, tenantId, now, SWEEP_LIMIT);
+  if (swept >= SWEEP_LIMIT) last.delete(tenantId);
+  else {
+    if (last.size >= OWNER_CACHE_MAX) last.clear();
+    last.set(tenantId, now.getTime());
+  }
 }
 
 async function loadSources(tx: Tx, tenantId: string, ids: string[]): Promise<Map<string, SourceRow>> {
