@@ -15,7 +15,7 @@ import type { TLSSocket } from "node:tls";
 import { type Clock, systemClock, ZenError } from "../core/index.ts";
 import type { IdentitySource, Svid } from "../identity/index.ts";
 import { HOP_SIGNATURE_HEADER, type HopSigner } from "./hop-signature.ts";
-import { compileAllowList, createPeerValidator, type PeerValidator } from "./peer.ts";
+import { compileAllowList, createPeerValidator, type PeerValidator, peerCertificateOf } from "./peer.ts";
 import { clientTlsOptions } from "./tls-options.ts";
 
 export interface InternalClientOptions {
@@ -138,7 +138,7 @@ export function createInternalClient(opts: InternalClientOptions): InternalClien
     const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Duplex) => boolean;
     // A pooled socket must not outlive the server certificate it was verified with.
     agent.keepSocketAlive = ((socket: Duplex): boolean => {
-      const v = checkServer((socket as TLSSocket).getPeerX509Certificate?.()?.raw);
+      const v = checkServer(peerCertificateOf(socket as TLSSocket)?.raw);
       if (v instanceof Error) return false;
       const left = v.notAfter.getTime() - clock.now().getTime() - timeoutMs;
       if (left <= 0 || !keep(socket)) return false;
@@ -215,7 +215,7 @@ export function createInternalClient(opts: InternalClientOptions): InternalClien
       req.on("response", (res: IncomingMessage) => {
         responded = true;
         // Belt and braces: the connection this response came on must still show an allowed server.
-        const cert = (res.socket as TLSSocket).getPeerX509Certificate?.();
+        const cert = peerCertificateOf(res.socket as TLSSocket);
         const v = checkServer(cert?.raw);
         if (v instanceof Error) {
           req.destroy(v);

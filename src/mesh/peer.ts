@@ -7,6 +7,8 @@
  * resumed TLS session skips `checkServerIdentity`, so this runs on every
  * request and every response, not once per connection.
  */
+import type { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import { type Clock, type Result, systemClock } from "../core/index.ts";
 import { parseSpiffeId, type SvidFailure, SvidLeafCache } from "../identity/index.ts";
 
@@ -66,4 +68,21 @@ export function createPeerValidator(opts: { trustDomain: string; clock?: Clock }
       cache.clear();
     },
   };
+}
+
+const peerCertificates = new WeakMap<TLSSocket, X509Certificate | undefined>();
+
+/**
+ * The peer's leaf certificate on this connection, read from the TLS stack once
+ * per socket. Renegotiation is switched off on the socket before it is read,
+ * so the peer cannot present another certificate on it later and the cached
+ * one stays the connection's. Callers still check it on every request (its
+ * validity in time, the allow-list).
+ */
+export function peerCertificateOf(socket: TLSSocket): X509Certificate | undefined {
+  if (peerCertificates.has(socket)) return peerCertificates.get(socket);
+  socket.disableRenegotiation?.();
+  const cert = socket.getPeerX509Certificate?.();
+  peerCertificates.set(socket, cert);
+  return cert;
 }

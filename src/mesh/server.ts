@@ -17,7 +17,7 @@ import { type Clock, correlationIdFrom, type ErrorCode, systemClock, ZenError } 
 import type { IdentitySource } from "../identity/index.ts";
 import { type Logger, pathOnly, serializeError } from "../log/index.ts";
 import { HOP_SIGNATURE_HEADER, type HopRejectReason, type HopVerifier } from "./hop-signature.ts";
-import { compileAllowList, createPeerValidator } from "./peer.ts";
+import { compileAllowList, createPeerValidator, peerCertificateOf } from "./peer.ts";
 import { serverTlsOptions } from "./tls-options.ts";
 import { send, sendError } from "./wire.ts";
 
@@ -169,7 +169,7 @@ export async function createInternalServer(opts: InternalServerOptions): Promise
     const correlationId = correlationIdFrom(req.headers);
     const socket = req.socket as TLSSocket;
     // Every request, keep-alive and resumed sessions included.
-    const peer = peers.check(socket.authorized ? socket.getPeerX509Certificate()?.raw : undefined);
+    const peer = peers.check(socket.authorized ? peerCertificateOf(socket)?.raw : undefined);
     if (!peer.ok) {
       log?.warn(
         { correlation_id: correlationId, reason: peer.reason },
