@@ -7,7 +7,7 @@
  * many), sources, destinations and subscriptions through the control API.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { alive, exited, onCleanup, trackDir, trackPid, untrackDir, untrackPid } from "./cleanup.ts";
@@ -81,10 +81,17 @@ export async function startZenmesh(opts: StartOptions = {}): Promise<Zenmesh> {
   trackPid(child.pid);
   let out = "";
   let err = "";
+  // ZENMESH_BENCH_LOG=<file> keeps every line the system wrote, for a run that needs reading afterwards.
+  const logFile = process.env.ZENMESH_BENCH_LOG;
+  const keep = (d: Buffer) => {
+    if (logFile) appendFileSync(logFile, d);
+  };
   child.stdout?.on("data", (d: Buffer) => {
+    keep(d);
     out += d.toString();
   });
   child.stderr?.on("data", (d: Buffer) => {
+    keep(d);
     err += d.toString();
     // Bounded: a flood of log lines must not eat the bench's memory.
     if (err.length > 4_000_000) err = err.slice(-2_000_000);
