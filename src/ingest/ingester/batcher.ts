@@ -30,7 +30,10 @@ export function createBatcher(opts: {
   /** What the backend leased to the fast path with a batch it committed. */
   onDispatch?(batch: DispatchBatch): void;
 }): Batcher {
-  const maxInFlight = opts.maxInFlight ?? 4;
+  // Two calls in flight: fewer, larger batches cost the backend less per event than four small ones
+  // (bench: 4 → 2 gave about the same on PGlite and 837 → 1,150–1,300 req/s on PostgreSQL), and one
+  // slow batch still does not hold up the next.
+  const maxInFlight = opts.maxInFlight ?? 2;
   const maxItems = opts.maxItems ?? 256;
   const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
   const queue: Pending[] = [];
