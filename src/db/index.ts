@@ -43,7 +43,31 @@ export interface OpenedDatabase extends Database {
   inspectRuntimeRole(): Promise<RuntimeRoleReport>;
   /** Apply pending migrations as the owner; returns the versions applied. */
   migrate(): Promise<number[]>;
+  /**
+   * Vacuums and analyzes the tables that churn, where nothing else does (the
+   * embedded database has no autovacuum): without it their dead rows are
+   * never reused, the files only grow, and the planner has no statistics.
+   * Returns whether it ran and how long it took; on PostgreSQL it does
+   * nothing, as autovacuum does this.
+   */
+  maintain(): Promise<{ ran: boolean; ms: number }>;
 }
+
+/**
+ * Rows of these tables are updated or deleted all the time (queues, windows,
+ * heads, gates); the others are append-mostly. Analyzed with them: the
+ * tables their queries join.
+ */
+export const CHURN_TABLES = [
+  "delivery_queue",
+  "destination_gates",
+  "ingest_replays",
+  "hop_nonces",
+  "audit_heads",
+  "deliveries",
+  "events",
+  "source_directory",
+] as const;
 
 async function openDriver(opts: DatabaseOptions): Promise<Driver> {
   if (opts.kind === "pglite") {
@@ -76,6 +100,12 @@ export function wrapDriver(driver: Driver): OpenedDatabase {
     },
     close: () => driver.close(),
     migrate: () => migrate(driver),
+    async maintain() {
+      if (driver.vacuum === undefined) return { ran: false, ms: 0 };
+      const t0 = performance.now();
+      await driver.vacuum(CHURN_TABLES);
+      return { ran: true, ms: Math.round(performance.now() - t0) };
+    },
     async inspectRuntimeRole() {
       // As the login role itself: an owner login cannot switch to the runtime role.
       return driver.session(async (tx) => {

@@ -8,7 +8,7 @@ import { buildApiServer } from "../api/server.ts";
 import type { Config } from "../config/index.ts";
 import type { CertificateAuthority } from "../identity/index.ts";
 import type { IdentitySource } from "../identity/types.ts";
-import type { Logger } from "../log/index.ts";
+import { type Logger, serializeError } from "../log/index.ts";
 import { startBackendDelivery } from "./backend-deliver.ts";
 import { type BackendMesh, startBackendMesh } from "./backend-mesh.ts";
 import { type JoinServer, startJoinServer } from "./join.ts";
@@ -42,6 +42,7 @@ export async function startBackend(
   },
 ): Promise<RunningBackend> {
   const services = await openServices(config);
+  const maintenance = startMaintenance(services, logger);
   const delivery = startBackendDelivery(services, config, logger, opts.identity);
   opts.egressUrl?.onChange((url) => delivery.setEgressUrl(url));
   const api = buildApiServer({
@@ -82,6 +83,7 @@ export async function startBackend(
     await mesh?.close().catch(() => {});
     await api.close().catch(() => {});
     await delivery.close().catch(() => {});
+    await maintenance.stop();
     await services.close();
     throw err;
   }
@@ -101,7 +103,47 @@ export async function startBackend(
       await api.close();
       await delivery.close();
       await running.close();
+      await maintenance.stop();
       await services.close();
+    },
+  };
+}
+
+const MAINTAIN_FIRST_MS = 60_000;
+const MAINTAIN_EVERY_MS = 10 * 60_000;
+
+/**
+ * The embedded database has no autovacuum: the backend vacuums and analyzes
+ * its churning tables a minute after start and every ten minutes after. A
+ * failed run is logged and tried again next time; stopping waits for a run
+ * in progress, so the database is never closed under it.
+ */
+function startMaintenance(services: Services, logger: Logger): { stop(): Promise<void> } {
+  if (services.db.kind !== "pglite") return { stop: async () => {} };
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const run = () => {
+    if (stopped || running) return;
+    running = services.db
+      .maintain()
+      .then(({ ms }) => logger.info({ ms }, "embedded database vacuumed and analyzed"))
+      .catch((err: unknown) =>
+        logger.warn({ err: serializeError(err) }, "embedded database maintenance failed"),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const first = setTimeout(run, MAINTAIN_FIRST_MS);
+  const every = setInterval(run, MAINTAIN_EVERY_MS);
+  first.unref();
+  every.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(first);
+      clearInterval(every);
+      await running;
     },
   };
 }
