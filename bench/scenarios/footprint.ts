@@ -124,7 +124,8 @@ export async function soak(ctx: Context): Promise<SoakResult> {
     });
     const { samples } = rss.stop();
     const byMinute: number[] = [];
-    for (let m = 1; m <= Math.ceil(samples.at(-1)!.t_s / 60); m++) {
+    // Whole minutes of the soak only: a last partial bucket divides a few seconds' answers by their length.
+    for (let m = 1; m <= Math.floor(Math.min(samples.at(-1)!.t_s, ctx.d.soakMs / 1000) / 60); m++) {
       const okAt = (t: number) => {
         const before = samples.filter((x) => x.t_s <= t);
         return before.at(-1) ?? samples[0]!;

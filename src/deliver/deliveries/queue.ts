@@ -52,8 +52,8 @@ export interface DeliveryQueue {
   claim(opts: ClaimOptions): Promise<Claim[]>;
   /** The queue's view of these deliveries (absent: no longer queued). */
   leases(deliveryIds: readonly string[]): Promise<Map<string, Lease>>;
-  /** Due again at `dueAt`, lease cleared (after a failed or deferred attempt). */
-  reschedule(tx: Tx, deliveryId: string, dueAt: Date): Promise<void>;
+  /** Each due again at its `dueAt`, lease cleared (after a failed or deferred attempt); one statement. */
+  reschedule(tx: Tx, entries: readonly { deliveryId: string; dueAt: Date }[]): Promise<void>;
   /** Succeeded or dead-lettered: nothing left to do. */
   remove(tx: Tx, deliveryIds: readonly string[]): Promise<void>;
   /** Hands leased entries back (a hand-off that failed), if their lease is still the given one. */
@@ -166,10 +166,13 @@ export function createTableQueue(db: Database): DeliveryQueue {
       );
     },
 
-    async reschedule(tx, deliveryId, dueAt) {
+    async reschedule(tx, entries) {
+      if (entries.length === 0) return;
       await tx.query(
-        "update delivery_queue set due_at = $2, lease_until = null, lease_token = null where delivery_id = $1",
-        [deliveryId, dueAt],
+        `update delivery_queue q set due_at = t.due_at, lease_until = null, lease_token = null
+           from unnest($1::text[], $2::timestamptz[]) as t(id, due_at)
+          where q.delivery_id = t.id`,
+        [entries.map((e) => e.deliveryId), entries.map((e) => e.dueAt)],
       );
     },
 

@@ -141,6 +141,11 @@ async function applyTenant(
   }
 
   const finished: string[] = [];
+  // Written after the loop, each kind in one statement: a batch of reports costs a fixed number of round trips.
+  // Keyed by delivery: a second report of one delivery in a batch supersedes the first, as it did in order.
+  const rescheduled = new Map<string, { deliveryId: string; dueAt: Date }>();
+  const attempts: unknown[][] = [];
+  const updates = new Map<string, unknown[]>();
   for (const report of reports) {
     const d = deliveries.get(report.deliveryId);
     if (d?.status !== "pending") {
@@ -151,7 +156,10 @@ async function applyTenant(
     const outcome = report.outcome;
     if (outcome.kind === "deferred") {
       if (current) {
-        await deps.queue.reschedule(tx, d.id, new Date(now.getTime() + Math.max(0, outcome.retryInMs)));
+        rescheduled.set(d.id, {
+          deliveryId: d.id,
+          dueAt: new Date(now.getTime() + Math.max(0, outcome.retryInMs)),
+        });
         counts.deferred++;
       } else counts.stale++;
       continue;
@@ -176,23 +184,17 @@ async function applyTenant(
       if (delay === null) status = "dead";
       else next = new Date(now.getTime() + delay);
     }
-    await tx.query(
-      `insert into delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, verdict, status_code,
-         error_class, detail, next_attempt_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        tenantId,
-        d.id,
-        attempt,
-        new Date(report.startedAt),
-        Math.max(0, Math.round(report.latencyMs)),
-        verdict.kind,
-        outcome.kind === "response" ? outcome.status : null,
-        verdict.kind === "success" ? null : verdict.errorClass,
-        detailOf(outcome),
-        next,
-      ],
-    );
+    attempts.push([
+      d.id,
+      attempt,
+      new Date(report.startedAt),
+      Math.max(0, Math.round(report.latencyMs)),
+      verdict.kind,
+      outcome.kind === "response" ? outcome.status : null,
+      verdict.kind === "success" ? null : verdict.errorClass,
+      detailOf(outcome),
+      next,
+    ]);
     const errorClass = verdict.kind === "success" ? null : verdict.errorClass;
     if (status === "succeeded") {
       counts.succeeded++;
@@ -204,26 +206,16 @@ async function applyTenant(
       d.status = "dead";
     } else if (current && next) {
       counts.retrying++;
-      await deps.queue.reschedule(tx, d.id, next);
+      rescheduled.set(d.id, { deliveryId: d.id, dueAt: next });
     } else counts.stale++;
-    await tx.query(
-      `update deliveries set attempts = $3, status = $4, last_attempt_at = $5, last_status = $6, last_error = $7,
-          next_attempt_at = case when $4 = 'pending' then coalesce($8, next_attempt_at) else null end,
-          succeeded_at = case when $4 = 'succeeded' then $5 else succeeded_at end,
-          dead_at = case when $4 = 'dead' then $5 else dead_at end,
-          updated_at = $5
-        where tenant_id = $1 and id = $2`,
-      [
-        tenantId,
-        d.id,
-        attempt,
-        status,
-        now,
-        outcome.kind === "response" ? outcome.status : null,
-        errorClass,
-        next,
-      ],
-    );
+    updates.set(d.id, [
+      d.id,
+      attempt,
+      status,
+      outcome.kind === "response" ? outcome.status : null,
+      errorClass,
+      next,
+    ]);
     const circuit = circuits.get(d.destination_id);
     if (circuit && circuit.row.state !== "disabled") {
       const r = onResult(circuit.state, verdict.kind === "success", now, deps.circuit);
@@ -243,6 +235,9 @@ async function applyTenant(
       }
     }
   }
+  await writeAttempts(tx, tenantId, attempts);
+  await writeDeliveries(tx, tenantId, now, [...updates.values()]);
+  await deps.queue.reschedule(tx, [...rescheduled.values()]);
   await deps.queue.remove(tx, finished);
   await settleEvents(tx, tenantId, [
     ...new Set(finished.map((id) => deliveries.get(id)?.event_id).filter((e) => e !== undefined)),
@@ -269,6 +264,46 @@ async function applyTenant(
       await onFailingTooLong(deps, tx, tenantId, projectId, destinationId, c.state, now);
     }
   }
+}
+
+const column = <T>(rows: readonly unknown[][], i: number) => rows.map((r) => r[i] as T);
+
+/** Rows of (delivery id, attempt, started at, latency ms, verdict, status code, error class, detail, next attempt at). */
+async function writeAttempts(tx: Tx, tenantId: string, rows: readonly unknown[][]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `insert into delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, verdict, status_code,
+       error_class, detail, next_attempt_at)
+     select $1, t.delivery_id, t.attempt, t.started_at, t.latency_ms, t.verdict, t.status_code, t.error_class,
+            t.detail, t.next_attempt_at
+       from unnest($2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $6::text[], $7::integer[],
+                   $8::text[], $9::text[], $10::timestamptz[])
+            as t(delivery_id, attempt, started_at, latency_ms, verdict, status_code, error_class, detail,
+                 next_attempt_at)`,
+    [tenantId, ...Array.from({ length: 9 }, (_, i) => column(rows, i))],
+  );
+}
+
+/** Rows of (delivery id, attempts, status, last status code, last error class, next attempt at). */
+async function writeDeliveries(
+  tx: Tx,
+  tenantId: string,
+  now: Date,
+  rows: readonly unknown[][],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `update deliveries d set attempts = t.attempts, status = t.status, last_attempt_at = $2,
+        last_status = t.last_status, last_error = t.last_error,
+        next_attempt_at = case when t.status = 'pending' then coalesce(t.next_at, d.next_attempt_at) else null end,
+        succeeded_at = case when t.status = 'succeeded' then $2 else d.succeeded_at end,
+        dead_at = case when t.status = 'dead' then $2 else d.dead_at end,
+        updated_at = $2
+       from unnest($3::text[], $4::integer[], $5::text[], $6::integer[], $7::text[], $8::timestamptz[])
+            as t(id, attempts, status, last_status, last_error, next_at)
+      where d.tenant_id = $1 and d.id = t.id`,
+    [tenantId, now, ...Array.from({ length: 6 }, (_, i) => column(rows, i))],
+  );
 }
 
 /**
