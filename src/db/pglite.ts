@@ -28,11 +28,15 @@ function wrap(tx: PgliteTx): OwnerTx {
 }
 
 const SHARED_BUFFERS = "32MB";
+const MAINTENANCE_WORK_MEM = "8MB";
 
 export async function openPglite(dataDir: string | undefined): Promise<Driver> {
   // PGlite's default shared_buffers (128 MB) lives in the WebAssembly heap, which never shrinks;
   // the embedded default serves one installation, and the OS page cache still holds the files.
-  const db = await PGlite.create(dataDir, { postgresqlconf: [`shared_buffers=${SHARED_BUFFERS}`] });
+  // Likewise VACUUM's working memory (default 64 MB), which the backend's maintenance runs would leave grown.
+  const db = await PGlite.create(dataDir, {
+    postgresqlconf: [`shared_buffers=${SHARED_BUFFERS}`, `maintenance_work_mem=${MAINTENANCE_WORK_MEM}`],
+  });
   return {
     kind: "pglite",
     runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
