@@ -33,6 +33,21 @@ export async function lockFingerprints(tx: Tx, fps: readonly Buffer[]): Promise<
   await tx.query("select pg_advisory_xact_lock(k) from unnest($1::bigint[]) as k order by k", [keys]);
 }
 
+/**
+ * One index probe per fingerprint (events_fingerprint), whatever the table's
+ * size or statistics (the embedded database may not have any yet). The fingerprints are decoded
+ * before the join: Row Level Security lets only leakproof conditions into an
+ * index scan, and decode() is not, so `fingerprint = decode(…)` read every
+ * row of the tenant. Parameters: tenant, fingerprints (hex), key version, since.
+ */
+export const DUPLICATES_SQL = `with f as materialized (select h, decode(h, 'hex') as fp from unnest($2::text[]) as h)
+  select f.h as fp, e.id from f
+    cross join lateral (
+      select id from events
+       where tenant_id = $1 and fingerprint = f.fp
+         and fingerprint_version = $3 and received_at >= $4
+       order by received_at, id limit 1) e`;
+
 /** For each fingerprint (hex) that has one, the earliest event under this key version since `since`. */
 export async function findDuplicates(
   tx: Tx,
@@ -42,18 +57,11 @@ export async function findDuplicates(
   since: Date,
 ): Promise<Map<string, string>> {
   if (fps.length === 0) return new Map();
-  // One index probe per fingerprint (events_fingerprint), whatever the table's size or statistics.
-  // The fingerprints are decoded before the join: Row Level Security lets only leakproof conditions
-  // into an index scan, and decode() is not, so `fingerprint = decode(…)` read every row of the tenant.
-  const r = await tx.query<{ fp: string; id: string }>(
-    `with f as materialized (select h, decode(h, 'hex') as fp from unnest($2::text[]) as h)
-     select f.h as fp, e.id from f
-       cross join lateral (
-         select id from events
-          where tenant_id = $1 and fingerprint = f.fp
-            and fingerprint_version = $3 and received_at >= $4
-          order by received_at, id limit 1) e`,
-    [tenantId, [...new Set(fps.map((fp) => fp.toString("hex")))], version, since],
-  );
+  const r = await tx.query<{ fp: string; id: string }>(DUPLICATES_SQL, [
+    tenantId,
+    [...new Set(fps.map((fp) => fp.toString("hex")))],
+    version,
+    since,
+  ]);
   return new Map(r.rows.map((row) => [row.fp, row.id]));
 }
