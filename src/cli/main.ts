@@ -8,7 +8,6 @@ import { type Config, loadConfig, type RoleName } from "../config/index.ts";
 import { isZenError, ZenError } from "../core/index.ts";
 import { createLogger } from "../log/index.ts";
 import { lockDataDir, lockHolder } from "../roles/lock.ts";
-import type { Services } from "../roles/services.ts";
 import { VERSION } from "../roles/version.ts";
 import { splitFlags } from "./args.ts";
 import type { OperatorRequest } from "./operations.ts";

@@ -11,7 +11,6 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { z } from "zod";
-import { ZenError } from "../../core/index.ts";
 import { isSigningSecret } from "../signing.ts";
 
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18_000, 36_000, 36_000] as const;

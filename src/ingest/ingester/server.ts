@@ -223,7 +223,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         throw new ZenError("UNAVAILABLE", { headers: { "retry-after": "2" } });
       }
       const source = opts.sources.get(m[1]!);
-      if (!source || !source.enabled) {
+      if (!source?.enabled) {
         const body = await readBody(req, DEFAULT_MAX_BODY);
         hmacSha256(decoyKey, body);
         throw new ZenError("SOURCE_NOT_FOUND");

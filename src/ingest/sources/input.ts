@@ -4,7 +4,6 @@
  * OpenAPI document), so the two cannot disagree about what is valid.
  */
 import { z } from "zod";
-import { ZenError } from "../../core/index.ts";
 import { SCHEME_NAMES } from "../types.ts";
 
 export const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
