@@ -212,6 +212,19 @@ describe("ingest through zenmesh up", () => {
       body: big,
     });
     assert.equal(large.status, 413);
+    // Headers past the 16 KiB limit: 431, and the connection is closed.
+    const port = Number(new URL(ingest).port);
+    const head = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, "127.0.0.1");
+      let got = "";
+      s.on("data", (d: Buffer) => {
+        got += d.toString("latin1");
+      });
+      s.on("error", reject);
+      s.on("close", () => resolve(got));
+      s.write(`POST /e/${source.id} HTTP/1.1\r\nhost: x\r\nx-huge: ${"h".repeat(20_000)}\r\n\r\n`);
+    });
+    assert.match(head, /^HTTP\/1\.1 431 /);
   });
 
   test("refuses malformed JSON and plain HTTP for a source that did not allow it", async () => {

@@ -295,8 +295,14 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     : createHttpServer(serverOptions, listener);
   server.maxHeadersCount = 100;
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-    // A client too slow with its headers or body gets 408; anything unparsable 400. Never a stack trace.
-    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    // A client too slow with its headers or body gets 408; headers over the limit 431; anything else
+    // unparsable 400. Never a stack trace.
+    const status =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "408 Request Timeout"
+        : err.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : "400 Bad Request";
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
