@@ -126,7 +126,7 @@ function startMaintenance(services: Services, logger: Logger): { stop(): Promise
     if (stopped || running) return;
     running = services.db
       .maintain()
-      .then(({ ms }) => logger.info({ ms }, "embedded database vacuumed and analyzed"))
+      .then(({ ms, tables }) => logger.info({ ms, tables }, "embedded database vacuumed and analyzed"))
       .catch((err: unknown) =>
         logger.warn({ err: serializeError(err) }, "embedded database maintenance failed"),
       )
