@@ -144,8 +144,8 @@ async function applyTenant(
   // Written after the loop, each kind in one statement: a batch of reports costs a fixed number of round trips.
   // Keyed by delivery: a second report of one delivery in a batch supersedes the first, as it did in order.
   const rescheduled = new Map<string, { deliveryId: string; dueAt: Date }>();
-  const attempts: unknown[][] = [];
-  const updates = new Map<string, unknown[]>();
+  const attempts: AttemptRow[] = [];
+  const updates = new Map<string, DeliveryUpdate>();
   for (const report of reports) {
     const d = deliveries.get(report.deliveryId);
     if (d?.status !== "pending") {
@@ -184,18 +184,19 @@ async function applyTenant(
       if (delay === null) status = "dead";
       else next = new Date(now.getTime() + delay);
     }
-    attempts.push([
-      d.id,
-      attempt,
-      new Date(report.startedAt),
-      Math.max(0, Math.round(report.latencyMs)),
-      verdict.kind,
-      outcome.kind === "response" ? outcome.status : null,
-      verdict.kind === "success" ? null : verdict.errorClass,
-      detailOf(outcome),
-      next,
-    ]);
+    const statusCode = outcome.kind === "response" ? outcome.status : null;
     const errorClass = verdict.kind === "success" ? null : verdict.errorClass;
+    attempts.push({
+      deliveryId: d.id,
+      attempt,
+      startedAt: new Date(report.startedAt),
+      latencyMs: Math.max(0, Math.round(report.latencyMs)),
+      verdict: verdict.kind,
+      statusCode,
+      errorClass,
+      detail: detailOf(outcome),
+      next,
+    });
     if (status === "succeeded") {
       counts.succeeded++;
       finished.push(d.id);
@@ -208,14 +209,7 @@ async function applyTenant(
       counts.retrying++;
       rescheduled.set(d.id, { deliveryId: d.id, dueAt: next });
     } else counts.stale++;
-    updates.set(d.id, [
-      d.id,
-      attempt,
-      status,
-      outcome.kind === "response" ? outcome.status : null,
-      errorClass,
-      next,
-    ]);
+    updates.set(d.id, { deliveryId: d.id, attempt, status, statusCode, errorClass, next });
     const circuit = circuits.get(d.destination_id);
     if (circuit && circuit.row.state !== "disabled") {
       const r = onResult(circuit.state, verdict.kind === "success", now, deps.circuit);
@@ -266,11 +260,30 @@ async function applyTenant(
   }
 }
 
-const column = <T>(rows: readonly unknown[][], i: number) => rows.map((r) => r[i] as T);
+interface AttemptRow {
+  deliveryId: string;
+  attempt: number;
+  startedAt: Date;
+  latencyMs: number;
+  verdict: AttemptVerdict["kind"];
+  statusCode: number | null;
+  errorClass: string | null;
+  detail: string;
+  next: Date | null;
+}
 
-/** Rows of (delivery id, attempt, started at, latency ms, verdict, status code, error class, detail, next attempt at). */
-async function writeAttempts(tx: Tx, tenantId: string, rows: readonly unknown[][]): Promise<void> {
+interface DeliveryUpdate {
+  deliveryId: string;
+  attempt: number;
+  status: "pending" | "succeeded" | "dead";
+  statusCode: number | null;
+  errorClass: string | null;
+  next: Date | null;
+}
+
+async function writeAttempts(tx: Tx, tenantId: string, rows: readonly AttemptRow[]): Promise<void> {
   if (rows.length === 0) return;
+  const col = <T>(f: (r: AttemptRow) => T) => rows.map(f);
   await tx.query(
     `insert into delivery_attempts (tenant_id, delivery_id, attempt, started_at, latency_ms, verdict, status_code,
        error_class, detail, next_attempt_at)
@@ -280,18 +293,29 @@ async function writeAttempts(tx: Tx, tenantId: string, rows: readonly unknown[][
                    $8::text[], $9::text[], $10::timestamptz[])
             as t(delivery_id, attempt, started_at, latency_ms, verdict, status_code, error_class, detail,
                  next_attempt_at)`,
-    [tenantId, ...Array.from({ length: 9 }, (_, i) => column(rows, i))],
+    [
+      tenantId,
+      col((r) => r.deliveryId),
+      col((r) => r.attempt),
+      col((r) => r.startedAt),
+      col((r) => r.latencyMs),
+      col((r) => r.verdict),
+      col((r) => r.statusCode),
+      col((r) => r.errorClass),
+      col((r) => r.detail),
+      col((r) => r.next),
+    ],
   );
 }
 
-/** Rows of (delivery id, attempts, status, last status code, last error class, next attempt at). */
 async function writeDeliveries(
   tx: Tx,
   tenantId: string,
   now: Date,
-  rows: readonly unknown[][],
+  rows: readonly DeliveryUpdate[],
 ): Promise<void> {
   if (rows.length === 0) return;
+  const col = <T>(f: (r: DeliveryUpdate) => T) => rows.map(f);
   await tx.query(
     `update deliveries d set attempts = t.attempts, status = t.status, last_attempt_at = $2,
         last_status = t.last_status, last_error = t.last_error,
@@ -302,7 +326,16 @@ async function writeDeliveries(
        from unnest($3::text[], $4::integer[], $5::text[], $6::integer[], $7::text[], $8::timestamptz[])
             as t(id, attempts, status, last_status, last_error, next_at)
       where d.tenant_id = $1 and d.id = t.id`,
-    [tenantId, now, ...Array.from({ length: 6 }, (_, i) => column(rows, i))],
+    [
+      tenantId,
+      now,
+      col((r) => r.deliveryId),
+      col((r) => r.attempt),
+      col((r) => r.status),
+      col((r) => r.statusCode),
+      col((r) => r.errorClass),
+      col((r) => r.next),
+    ],
   );
 }
 
