@@ -59,10 +59,10 @@ export async function openPglite(dataDir: string | undefined): Promise<Driver> {
     owner<T>(fn: (tx: OwnerTx) => Promise<T>): Promise<T> {
       return db.transaction((raw) => fn(wrap(raw as unknown as PgliteTx)));
     },
-    async vacuum(tables) {
-      // Names come from the caller's fixed list, never from input; each is checked to be a plain identifier.
-      for (const t of tables) if (!/^[a-z_][a-z0-9_]*$/.test(t)) throw new Error(`not a table name: ${t}`);
-      if (tables.length > 0) await db.exec(`VACUUM (ANALYZE) ${tables.join(", ")}`);
+    async vacuum(table) {
+      // The name comes from the caller's fixed list, never from input; it is checked to be a plain identifier.
+      if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
+      await db.exec(`VACUUM (ANALYZE) ${table}`);
     },
     async close() {
       await db.close();

@@ -33,11 +33,11 @@ export interface Driver {
   /** A transaction as the schema owner: migrations and operator maintenance only. */
   owner<T>(fn: (tx: OwnerTx) => Promise<T>): Promise<T>;
   /**
-   * VACUUM (ANALYZE) of the named tables, outside any transaction, where the
+   * VACUUM (ANALYZE) of one table, outside any transaction, where the
    * database does not do it by itself (PGlite has no autovacuum). Absent on
    * PostgreSQL, whose autovacuum does it.
    */
-  vacuum?(tables: readonly string[]): Promise<void>;
+  vacuum?(table: string): Promise<void>;
   close(): Promise<void>;
 }
 
