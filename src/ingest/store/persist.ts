@@ -109,15 +109,21 @@ export async function persistBatch(
 const OWNER_CACHE_MAX = 50_000;
 const ownerCaches = new WeakMap<Database, Map<string, string>>();
 
+/** This database's map in `maps`, made on first use: the memos below are per database, never shared. */
+function mapOf<V>(maps: WeakMap<Database, Map<string, V>>, db: Database): Map<string, V> {
+  let map = maps.get(db);
+  if (map === undefined) {
+    map = new Map();
+    maps.set(db, map);
+  }
+  return map;
+}
+
 /** The directory holds ids only, so it is read without a tenant fence. */
 async function tenantsOf(db: Database, sourceIds: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (sourceIds.length === 0) return out;
-  let cache = ownerCaches.get(db);
-  if (cache === undefined) {
-    cache = new Map();
-    ownerCaches.set(db, cache);
-  }
+  const cache = mapOf(ownerCaches, db);
   const unknown: string[] = [];
   for (const id of sourceIds) {
     const owner = cache.get(id);
@@ -250,20 +256,17 @@ function persistTenant(
 // once per tenant per interval, and again at once while a sweep still finds a full batch.
 const SWEEP_EVERY_MS = 5_000;
 const SWEEP_LIMIT = 500;
+const SWEEP_MEMO_MAX = 50_000;
 const lastSweeps = new WeakMap<Database, Map<string, number>>();
 
 async function sweepReplaysNowAndThen(db: Database, tx: Tx, tenantId: string, now: Date): Promise<void> {
-  let last = lastSweeps.get(db);
-  if (last === undefined) {
-    last = new Map();
-    lastSweeps.set(db, last);
-  }
+  const last = mapOf(lastSweeps, db);
   const at = last.get(tenantId);
   if (at !== undefined && now.getTime() - at < SWEEP_EVERY_MS && now.getTime() >= at) return;
   const swept = await sweepExpiredReplays(tx, tenantId, now, SWEEP_LIMIT);
   if (swept >= SWEEP_LIMIT) last.delete(tenantId);
   else {
-    if (last.size >= OWNER_CACHE_MAX) last.clear();
+    if (last.size >= SWEEP_MEMO_MAX) last.clear();
     last.set(tenantId, now.getTime());
   }
 }
