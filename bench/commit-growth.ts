@@ -18,10 +18,8 @@ import { wrapDriver } from "../src/db/index.ts";
 import { openPglite } from "../src/db/pglite.ts";
 import { openPostgres } from "../src/db/postgres.ts";
 import type { DbContext, Driver, Tx } from "../src/db/types.ts";
-import { type PersistDeps, persistBatch } from "../src/ingest/store/persist.ts";
-import { insertTestSource, testItem } from "../src/ingest/store/testing.ts";
-import { createTenant, type TenancyDeps } from "../src/tenancy/index.ts";
-import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../src/zenlock/index.ts";
+import { persistBatch } from "../src/ingest/store/persist.ts";
+import { createTestTenant, testIngestDeps, testItem } from "../src/ingest/store/testing.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { createBenchDatabase } from "./lib/postgres.ts";
 
@@ -70,19 +68,8 @@ const timedDriver: Driver = {
 const db = wrapDriver(timedDriver);
 try {
   await db.migrate();
-  const deps: PersistDeps & TenancyDeps = {
-    db,
-    zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "bench") }),
-    clock: systemClock,
-    apiKeyEnvironment: "test",
-    sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
-  };
-  const tenant = await createTenant(deps, {
-    name: "growth",
-    correlationId: newId("correlation"),
-    actor: { type: "operator", id: "bench" },
-  });
-  const source = await insertTestSource(db, tenant.tenantId, tenant.projectId);
+  const deps = testIngestDeps(db);
+  const source = (await createTestTenant(deps, "growth")).sourceId;
   console.log(
     `${postgres ? "PostgreSQL" : "PGlite"}: ${ROUNDS} rounds of ${BATCHES_PER_ROUND} batches of ${BATCH}`,
   );

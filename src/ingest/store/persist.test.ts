@@ -3,11 +3,10 @@ import { after, before, describe, test } from "node:test";
 import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../../test/support/db.ts";
 import { listAudit } from "../../audit/index.ts";
 import { fixedClock, newId } from "../../core/index.ts";
-import { createTenant, type TenancyDeps } from "../../tenancy/index.ts";
-import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../../zenlock/index.ts";
+import type { TenancyDeps } from "../../tenancy/index.ts";
 import type { IngestItem, IngestOutcome } from "../types.ts";
 import { type PersistDeps, persistBatch } from "./persist.ts";
-import { insertTestSource, testItem } from "./testing.ts";
+import { createTestTenant, insertTestSource, testIngestDeps, testItem } from "./testing.ts";
 
 for (const kind of DRIVERS) {
   describe(`persisting ingest batches on ${kind}`, { skip: skipReason(kind) }, () => {
@@ -16,15 +15,6 @@ for (const kind of DRIVERS) {
     let clock: ReturnType<typeof fixedClock>;
     let a: { tenantId: string; projectId: string; sourceId: string };
     let b: { tenantId: string; projectId: string; sourceId: string };
-
-    async function tenant(name: string) {
-      const created = await createTenant(deps, {
-        name,
-        correlationId: newId("correlation"),
-        actor: { type: "operator", id: "test" },
-      });
-      return { ...created, sourceId: await insertTestSource(deps.db, created.tenantId, created.projectId) };
-    }
 
     const persist = (items: IngestItem[], extra: Partial<PersistDeps> = {}) =>
       persistBatch({ ...deps, ...extra }, items);
@@ -39,15 +29,9 @@ for (const kind of DRIVERS) {
     before(async () => {
       t = await freshDatabase(kind);
       clock = fixedClock("2030-01-01T00:00:00Z");
-      deps = {
-        db: t.db,
-        zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test"), clock }),
-        clock,
-        apiKeyEnvironment: "test",
-        sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
-      };
-      a = await tenant("tenant a");
-      b = await tenant("tenant b");
+      deps = testIngestDeps(t.db, clock);
+      a = await createTestTenant(deps, "tenant a");
+      b = await createTestTenant(deps, "tenant b");
     });
     after(async () => {
       await t?.close();

@@ -9,12 +9,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../../test/support/db.ts";
-import { newId, systemClock } from "../../core/index.ts";
-import { createTenant } from "../../tenancy/index.ts";
-import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../../zenlock/index.ts";
 import { DUPLICATES_SQL } from "./fingerprint.ts";
-import { type PersistDeps, persistBatch } from "./persist.ts";
-import { insertTestSource, testItem } from "./testing.ts";
+import { persistBatch } from "./persist.ts";
+import { createTestTenant, testIngestDeps, testItem } from "./testing.ts";
 
 for (const kind of DRIVERS) {
   describe(`the duplicate lookup's plan on ${kind}`, { skip: skipReason(kind) }, () => {
@@ -35,20 +32,10 @@ for (const kind of DRIVERS) {
 
     before(async () => {
       t = await freshDatabase(kind);
-      const deps: PersistDeps & Parameters<typeof createTenant>[0] = {
-        db: t.db,
-        zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test") }),
-        clock: systemClock,
-        apiKeyEnvironment: "test",
-        sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
-      };
-      const created = await createTenant(deps, {
-        name: "plans",
-        correlationId: newId("correlation"),
-        actor: { type: "operator", id: "test" },
-      });
+      const deps = testIngestDeps(t.db);
+      const created = await createTestTenant(deps, "plans");
       tenantId = created.tenantId;
-      const source = await insertTestSource(t.db, tenantId, created.projectId);
+      const source = created.sourceId;
       for (let batch = 0; batch < 20; batch++) {
         const items = Array.from({ length: 100 }, () => testItem(source, new Date(), {}));
         const out = await persistBatch(deps, items);

@@ -1,10 +1,38 @@
 /**
- * Test helpers: a source written straight to the tables (row and directory
+ * Test helpers: what persisting needs with a fresh master key, a tenant with
+ * one source, a source written straight to the tables (row and directory
  * entry) without the sources API, and a well-formed ingest item to vary.
  */
-import { newId } from "../../core/index.ts";
+import { type Clock, newId, systemClock } from "../../core/index.ts";
 import type { Database } from "../../db/index.ts";
+import { createTenant, type TenancyDeps } from "../../tenancy/index.ts";
+import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../../zenlock/index.ts";
 import type { IngestItem } from "../types.ts";
+import type { PersistDeps } from "./persist.ts";
+
+/** Persist and tenancy dependencies on `db`, under a master key made for the run. */
+export function testIngestDeps(db: Database, clock: Clock = systemClock): PersistDeps & TenancyDeps {
+  return {
+    db,
+    zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test"), clock }),
+    clock,
+    apiKeyEnvironment: "test",
+    sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
+  };
+}
+
+/** A tenant made through the tenancy code, with one source written straight to the tables. */
+export async function createTestTenant(
+  deps: TenancyDeps,
+  name: string,
+): Promise<{ tenantId: string; projectId: string; sourceId: string }> {
+  const created = await createTenant(deps, {
+    name,
+    correlationId: newId("correlation"),
+    actor: { type: "operator", id: "test" },
+  });
+  return { ...created, sourceId: await insertTestSource(deps.db, created.tenantId, created.projectId) };
+}
 
 export interface TestSourceOptions {
   enabled?: boolean;
