@@ -28,3 +28,16 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.ou
   if (!r.success) throw validationFailed(issuesOf(r.error));
   return r.data;
 }
+
+/**
+ * Characters that make text shown to people read differently from what it is:
+ * C0 and C1 controls, the Unicode bidirectional controls (embeddings,
+ * overrides, isolates, marks; Unicode's Bidi_Control property) and the
+ * zero-width and invisible format characters. An event type or a name that
+ * carries one can impersonate another in a list, a log or the dashboard.
+ */
+const INVISIBLE_OR_CONTROL = /[\p{Cc}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
+
+export function hasInvisibleOrControl(text: string): boolean {
+  return INVISIBLE_OR_CONTROL.test(text);
+}
