@@ -2,19 +2,21 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
+import { listAudit } from "../audit/index.ts";
 
 const KEY = /^zm_test_[0-9A-Za-z]{48}$/;
 
 for (const kind of DRIVERS) {
   describe(`API keys over HTTP on ${kind}`, { skip: skipReason(kind) }, () => {
     let api: TestApi;
+    let tenantId: string;
     let projectId: string;
     let admin: string;
     const keysUrl = () => `/v1/projects/${projectId}/api-keys`;
 
     before(async () => {
       api = await startTestApi(kind);
-      ({ projectId, key: admin } = await api.tenant());
+      ({ tenantId, projectId, key: admin } = await api.tenant());
     });
     after(async () => {
       await api?.close();
@@ -74,6 +76,37 @@ for (const kind of DRIVERS) {
       assertError(wider, 403, "FORBIDDEN");
       const same = await create({ name: "same", permissions: ["api_keys:read"] }, minter.json.secret);
       assert.equal(same.status, 201, same.text);
+    });
+
+    test("a key cannot revoke a key holding permissions it lacks", async () => {
+      const revoker = await create({ name: "revoker", permissions: ["api_keys:write"] });
+      const wider = await create({ name: "wider", permissions: ["api_keys:write", "sources:write"] });
+      const denied = await api.request("DELETE", `${keysUrl()}/${wider.json.id}`, {
+        key: revoker.json.secret,
+      });
+      assertError(denied, 403, "REVOKE_BEYOND_PERMISSIONS");
+      const still = await api.request("GET", `${keysUrl()}/${wider.json.id}`, { key: admin });
+      assert.equal(still.json.revoked_at, null, "the wider key still works");
+      assert.equal((await api.request("GET", "/v1/me", { key: wider.json.secret })).status, 200);
+      const audit = await api.t.db.withTenant(tenantId, (tx) => listAudit(tx, { limit: 1000 }));
+      const denial = audit.filter((r) => r.action === "authz.denied" && r.actorId === revoker.json.id);
+      assert.deepEqual(
+        denial.map((r) => [r.outcome, r.details.route, r.details.method]),
+        [["denied", "/v1/projects/:project_id/api-keys/:key_id", "DELETE"]],
+      );
+      // Equal or narrower keys, and the revoker itself, may go.
+      const narrower = await create({ name: "narrower", permissions: ["api_keys:write"] });
+      const ok = await api.request("DELETE", `${keysUrl()}/${narrower.json.id}`, {
+        key: revoker.json.secret,
+      });
+      assert.equal(ok.status, 200, ok.text);
+      const self = await api.request("DELETE", `${keysUrl()}/${revoker.json.id}`, {
+        key: revoker.json.secret,
+      });
+      assert.equal(self.status, 200, self.text);
+      // A key holding everything the target holds revokes it.
+      const gone = await api.request("DELETE", `${keysUrl()}/${wider.json.id}`, { key: admin });
+      assert.equal(gone.status, 200, gone.text);
     });
 
     test("revocation is immediate and idempotent", async () => {

@@ -108,7 +108,8 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     if (z.status >= 500) {
       req.log.error({ correlation_id: req.id, code: z.code, err: z.cause ?? z }, "request failed");
     }
-    if (z.code === "FORBIDDEN") await auditDenial(opts, req, z.details);
+    if (z.code === "FORBIDDEN" || z.code === "REVOKE_BEYOND_PERMISSIONS")
+      await auditDenial(opts, req, z.details);
     const wire = toWire(z, String(req.id));
     reply.code(wire.status).headers(wire.headers).send(wire.body);
   });

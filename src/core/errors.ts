@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   CLIENT_CERT_REJECTED: 403,
   MALFORMED_JSON: 400,
   CLOUDEVENT_INVALID: 400,
+  // Control API authorization and input (keys, destinations, cursors, shown text).
+  REVOKE_BEYOND_PERMISSIONS: 403,
+  CURSOR_INVALID: 400,
+  TEXT_NOT_ALLOWED: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -71,6 +75,10 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   CLIENT_CERT_REJECTED: "This source requires a pinned client certificate.",
   MALFORMED_JSON: "The body is not valid JSON.",
   CLOUDEVENT_INVALID: "The CloudEvent is not valid.",
+  // Control API authorization and input (keys, destinations, cursors, shown text).
+  REVOKE_BEYOND_PERMISSIONS: "Cannot revoke a key that holds permissions you do not hold.",
+  CURSOR_INVALID: "The cursor is not valid for this list.",
+  TEXT_NOT_ALLOWED: "The text holds invisible or control characters.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);

@@ -170,7 +170,10 @@ export async function getApiKey(deps: TenancyDeps, ctx: ActionContext, keyId: st
   return toView(await deps.db.withTenant(ctx.tenantId, (tx) => loadKey(tx, ctx, keyId)));
 }
 
-/** Revocation is immediate and idempotent; the row stays for the audit trail. */
+/**
+ * Revocation is immediate and idempotent; the row stays for the audit trail.
+ * The caller must hold every permission of the key it revokes.
+ */
 export async function revokeApiKey(
   deps: TenancyDeps,
   ctx: ActionContext,
@@ -179,6 +182,10 @@ export async function revokeApiKey(
   requirePermission(ctx, "api_keys:write");
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     const before = await loadKey(tx, ctx, keyId, true);
+    // No escalation the other way round: a narrow key cannot take a wider one out of service.
+    if (before.permissions.some((p) => !ctx.permissions.has(p as ProjectPermission))) {
+      throw new ZenError("REVOKE_BEYOND_PERMISSIONS");
+    }
     if (before.revoked_at !== null) return toView(before);
     const r = await tx.query<ApiKeyRow>(
       `update api_keys set revoked_at = $4 where tenant_id = $1 and project_id = $2 and id = $3 returning ${COLUMNS}`,
