@@ -112,7 +112,8 @@ export function destinationRoutes(rc: RouteContext, egressBoxKey: () => Buffer |
     method: "PATCH",
     url: "/v1/projects/:project_id/destinations/:destination_id",
     operationId: "updateDestination",
-    summary: "Change a destination; credentials null clears them, an object replaces them all",
+    summary:
+      "Change a destination; credentials null clears them, an object replaces them all; a URL on another origin clears them unless given again",
     tag: "destinations",
     auth: true,
     params: destinationParams,

@@ -17,7 +17,7 @@ import {
   startReceiver,
 } from "../../../test/support/delivery.ts";
 import { listAudit } from "../../audit/index.ts";
-import { getDestination, rotateDestinationSecret } from "../destinations/index.ts";
+import { getDestination, rotateDestinationSecret, updateDestination } from "../destinations/index.ts";
 import { testClientCertificate } from "../destinations/testing.ts";
 import { getDelivery, listDeliveries } from "./read.ts";
 import { createReplayJob, getReplayJob, replayDelivery } from "./replay.ts";
@@ -355,6 +355,57 @@ for (const kind of DRIVERS) {
         views.map((v) => v.credentials.kinds),
         [["bearer"], ["basic"], ["mtls"]],
       );
+    });
+
+    test("moving a destination to another origin drops its credentials unless the same change brings new ones", async () => {
+      const token = `canary-${Math.random().toString(36).slice(2)}`;
+      const fresh = `canary-${Math.random().toString(36).slice(2)}`;
+      const bearer = { auth: { type: "bearer", token } } as const;
+      // The reviewer's case: a new host:port keeps nothing sealed for the old one.
+      const [moved, elsewhere] = [await receiver(), await receiver()];
+      const a = await target({ url: moved.url, credentials: bearer });
+      const view = await updateDestination(p.deps, p.ctx, a.id, { url: elsewhere.url });
+      assert.deepEqual(view.credentials.kinds, []);
+      // The same origin with another path keeps them.
+      const same = await receiver();
+      const b = await target({ url: same.url, credentials: bearer });
+      const kept = await updateDestination(p.deps, p.ctx, b.id, { url: `${same.url}/v2` });
+      assert.deepEqual(kept.credentials.kinds, ["bearer"]);
+      // A new origin with credentials in the same change carries the new ones.
+      const [from, to] = [await receiver(), await receiver()];
+      const c = await target({ url: from.url, credentials: bearer });
+      await updateDestination(p.deps, p.ctx, c.id, {
+        url: to.url,
+        credentials: { auth: { type: "bearer", token: fresh } },
+      });
+
+      await p.ingest(1);
+      await p.round();
+      for (const r of [a.r, moved, b.r, from]) assert.equal(r.arrivals.length, 0);
+      assert.equal(elsewhere.arrivals.length, 1);
+      assert.equal(
+        elsewhere.arrivals[0]!.headers.authorization,
+        undefined,
+        "the old token went to the new origin",
+      );
+      assert.equal(same.arrivals.length, 1);
+      assert.equal(same.arrivals[0]!.url, "/hooks/v2");
+      assert.equal(same.arrivals[0]!.headers.authorization, `Bearer ${token}`);
+      assert.equal(to.arrivals.length, 1);
+      assert.equal(to.arrivals[0]!.headers.authorization, `Bearer ${fresh}`);
+
+      const audit = await p.t.db.withTenant(p.tenantId, (tx) => listAudit(tx, { limit: 1000 }));
+      const updates = audit.filter((r) => r.action === "destination.update");
+      const of = (id: string) => updates.find((r) => r.targetId === id)!.details;
+      const origin = (u: string) => new URL(u).origin;
+      assert.equal(of(a.id).origin_from, origin(moved.url));
+      assert.equal(of(a.id).origin_to, origin(elsewhere.url));
+      assert.equal(of(a.id).credentials_cleared, true);
+      assert.equal(of(b.id).origin_from, undefined, "a same-origin change is no origin change");
+      assert.equal(of(c.id).origin_to, origin(to.url));
+      assert.equal(of(c.id).credentials_cleared, false);
+      const text = JSON.stringify(audit);
+      assert.ok(!text.includes(token) && !text.includes(fresh), "a credential shows in the audit log");
     });
 
     test("subscriptions fan one event out to every matching destination, by type and payload conditions", async () => {

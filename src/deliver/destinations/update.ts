@@ -32,7 +32,9 @@ import {
 
 /**
  * Changes the fields named. Credentials: null clears them, an object
- * replaces all of them. Enabling closes the circuit-breaker gate afresh;
+ * replaces all of them. A URL with another origin (scheme, host, port)
+ * clears them too, unless the same change brings credentials: what a customer
+ * gave for one target never goes to another a key holder picks. Enabling closes the circuit-breaker gate afresh;
  * disabling marks the destination manually disabled and parks its gate.
  */
 export async function updateDestination(
@@ -61,7 +63,12 @@ export async function updateDestination(
     const toggled = enabled !== before.enabled;
     let sealed: string | null | undefined;
     let kinds = before.credential_kinds;
-    if (v.credentials === null) {
+    // Credentials were given for one origin (scheme, host, port): a new origin gets none it was not given.
+    const movedFrom = new URL(before.url).origin;
+    const movedTo = new URL(url).origin;
+    const moved = movedFrom !== movedTo;
+    const cleared = moved && v.credentials === undefined && before.credential_kinds.length > 0;
+    if (v.credentials === null || (moved && v.credentials === undefined)) {
       sealed = null;
       kinds = [];
     } else if (v.credentials !== undefined && egressKey !== undefined) {
@@ -150,6 +157,7 @@ export async function updateDestination(
     await auditDestination(tx, ctx, "destination.update", destinationId, {
       fields,
       ...(v.url === undefined ? {} : { host: new URL(url).host }),
+      ...(moved ? { origin_from: movedFrom, origin_to: movedTo, credentials_cleared: cleared } : {}),
       ...(v.credentials === undefined ? {} : { credential_kinds: kinds.join(" ") }),
       ...(recovery === undefined ? {} : { replay_job_id: recovery }),
     });
