@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { ZenError } from "../core/index.ts";
+import { validationFailed, ZenError } from "../core/index.ts";
 
 export type Method = "GET" | "POST" | "PATCH" | "DELETE";
 
@@ -52,9 +52,7 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
     path: [where, ...i.path.map(String)].join("."),
     message: i.code === "unrecognized_keys" ? "has a field that is not allowed" : i.message,
   }));
-  throw new ZenError(where === "params" ? "NOT_FOUND" : "VALIDATION_FAILED", {
-    ...(where === "params" ? {} : { details: { issues } }),
-  });
+  throw where === "params" ? new ZenError("NOT_FOUND") : validationFailed(issues);
 }
 
 export interface RouteHost {
@@ -184,10 +182,12 @@ export async function asBody<T>(action: Promise<T>): Promise<T> {
   try {
     return await action;
   } catch (err) {
-    if (!(err instanceof ZenError) || err.code !== "VALIDATION_FAILED") throw err;
+    if (!(err instanceof ZenError) || (err.code !== "VALIDATION_FAILED" && err.code !== "TEXT_NOT_ALLOWED")) {
+      throw err;
+    }
     const issues: unknown = err.details?.issues;
     if (!Array.isArray(issues)) throw err;
-    throw new ZenError("VALIDATION_FAILED", {
+    throw new ZenError(err.code, {
       message: err.message,
       details: { issues: issues.map((i: { path: string }) => ({ ...i, path: `body.${i.path}` })) },
     });

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { shownName } from "../core/index.ts";
 
 export const idParam = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9A-Za-z]{22}$`), `a ${prefix}_ id`);
 
-export const name = z.string().trim().min(1).max(200);
+export const name = shownName(200);
 
 export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -11,4 +11,13 @@ export {
   type ZenErrorOptions,
 } from "./errors.ts";
 export { ID_PREFIXES, ID_RANDOM_LENGTH, type IdKind, isId, newId, randomBase62 } from "./ids.ts";
-export { type Issue, issuesOf, parseInput, validationFailed } from "./validation.ts";
+export {
+  hasInvisibleOrControl,
+  type Issue,
+  issuesOf,
+  parseInput,
+  SHOWN_TEXT_MESSAGE,
+  shownName,
+  shownText,
+  validationFailed,
+} from "./validation.ts";

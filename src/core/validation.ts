@@ -3,7 +3,7 @@
  * whose details list the failing paths and a message for each, never the
  * offending values (a secret, a token, a key would otherwise be echoed).
  */
-import type { z } from "zod";
+import { z } from "zod";
 import { ZenError } from "./errors.ts";
 
 export interface Issue {
@@ -11,8 +11,15 @@ export interface Issue {
   message: string;
 }
 
+/** The issue message for text shown to people that holds an invisible or control character. */
+export const SHOWN_TEXT_MESSAGE = "must not contain invisible or control characters";
+
+/** TEXT_NOT_ALLOWED when any issue is about such characters, so clients can tell it apart; else VALIDATION_FAILED. */
 export function validationFailed(issues: Issue[]): ZenError {
-  return new ZenError("VALIDATION_FAILED", { details: { issues } });
+  const code = issues.some((i) => i.message === SHOWN_TEXT_MESSAGE)
+    ? "TEXT_NOT_ALLOWED"
+    : "VALIDATION_FAILED";
+  return new ZenError(code, { details: { issues } });
 }
 
 /** Paths and messages only; an unknown key's name is caller text too, so it is not repeated. */
@@ -40,4 +47,14 @@ const INVISIBLE_OR_CONTROL = /[\p{Cc}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u20
 
 export function hasInvisibleOrControl(text: string): boolean {
   return INVISIBLE_OR_CONTROL.test(text);
+}
+
+/** A string shown to people: refused (TEXT_NOT_ALLOWED) when it holds an invisible or control character. */
+export function shownText(schema: z.ZodString = z.string()): z.ZodString {
+  return schema.refine((t) => !hasInvisibleOrControl(t), SHOWN_TEXT_MESSAGE);
+}
+
+/** A name shown to people: trimmed, 1 to `max` characters, no invisible or control characters. */
+export function shownName(max = 200): z.ZodString {
+  return shownText(z.string().trim().min(1).max(max));
 }

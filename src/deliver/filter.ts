@@ -9,7 +9,7 @@
  * nothing here ever writes to the payload.
  */
 import type { Result } from "../core/index.ts";
-import { assertNever } from "../core/index.ts";
+import { assertNever, hasInvisibleOrControl, SHOWN_TEXT_MESSAGE } from "../core/index.ts";
 
 export const MAX_TYPE_PATTERNS = 50;
 export const MAX_TYPE_PATTERN_LENGTH = 256;
@@ -68,6 +68,7 @@ export function validateTypePatterns(patterns: unknown): Result<string[], string
     if (p.length > MAX_TYPE_PATTERN_LENGTH) {
       return { ok: false, reason: `${at}: at most ${MAX_TYPE_PATTERN_LENGTH} characters` };
     }
+    if (hasInvisibleOrControl(p)) return { ok: false, reason: `${at}: ${SHOWN_TEXT_MESSAGE}` };
     if (!PRINTABLE_ASCII.test(p)) return { ok: false, reason: `${at}: printable ASCII only` };
     if (p.slice(0, -1).includes("*")) return { ok: false, reason: `${at}: "*" is allowed only at the end` };
     out.push(p);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { shownText } from "../../core/index.ts";
 import {
   createReplayJob,
   createTableQueue,
@@ -46,8 +47,7 @@ const attempt = z.object({
 });
 
 const timestamp = z.iso.datetime({ offset: true });
-const eventType = z
-  .string()
+const eventType = shownText()
   .min(1)
   .max(256)
   .regex(/^[\x21-\x7e]+$/, "printable ASCII");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { shownText } from "../../core/index.ts";
 import { EVENT_STATUSES, getEvent, listEvents, MAX_EVENTS_PAGE } from "../../ingest/events/index.ts";
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
@@ -35,7 +36,7 @@ const eventDetail = eventEnvelope.extend({
 const timestamp = z.iso.datetime({ offset: true });
 const listQuery = z.strictObject({
   source_id: idParam("src").optional(),
-  type: z.string().min(1).max(256).optional(),
+  type: shownText().min(1).max(256).optional(),
   status: z.enum(EVENT_STATUSES).optional(),
   received_after: timestamp.optional(),
   received_before: timestamp.optional(),

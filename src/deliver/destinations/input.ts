@@ -11,6 +11,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { z } from "zod";
+import { shownName } from "../../core/index.ts";
 import { isSigningSecret } from "../signing.ts";
 
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18_000, 36_000, 36_000] as const;
@@ -166,7 +167,7 @@ const signingSecret = z.string().max(1024).refine(isSigningSecret, "must be a si
 const overlap = z.number().int().min(0).max(2_592_000);
 
 export const destinationFields = {
-  name: z.string().trim().min(1).max(200),
+  name: shownName(200),
   url,
   method: z.enum(DESTINATION_METHODS),
   headers,

@@ -6,6 +6,7 @@
  * paths, never the caller's values.
  */
 import { z } from "zod";
+import { shownName } from "../../core/index.ts";
 import { type Condition, validateConditions, validateTypePatterns } from "../filter.ts";
 
 export const MAX_SOURCE_IDS = 100;
@@ -43,7 +44,7 @@ const conditions = z.array(z.record(z.string(), z.unknown())).transform((input, 
 });
 
 export const subscriptionFields = {
-  name: z.string().trim().min(1).max(200),
+  name: shownName(200),
   destination_id: z.string().regex(ID("dst"), "must be a destination id (dst_…)"),
   /** Empty: every source of the project. */
   source_ids: z.array(z.string().regex(ID("src"), "must be a source id (src_…)")).max(MAX_SOURCE_IDS),

@@ -4,6 +4,7 @@
  * OpenAPI document), so the two cannot disagree about what is valid.
  */
 import { z } from "zod";
+import { shownName } from "../../core/index.ts";
 import { SCHEME_NAMES } from "../types.ts";
 
 export const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
@@ -19,7 +20,7 @@ const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export const sourceFields = {
-  name: z.string().trim().min(1).max(200),
+  name: shownName(200),
   scheme: z.enum(SCHEME_NAMES),
   settings: z
     .record(z.string(), z.unknown())
