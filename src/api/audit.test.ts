@@ -3,6 +3,8 @@ import { after, before, describe, test } from "node:test";
 import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
 import { type AuditRecord, listAudit, SYSTEM_CHAIN, verifyAuditChain } from "../audit/index.ts";
+import { newId } from "../core/index.ts";
+import { createProject, TENANT_PERMISSIONS } from "../tenancy/index.ts";
 
 /** The same key with its last character changed: it still routes to its tenant, but the secret is wrong. */
 function tampered(key: string): string {
@@ -114,6 +116,57 @@ for (const kind of DRIVERS) {
       assert.equal(ghost?.targetId, null);
       assert.ok(!JSON.stringify(after).includes("ghost@example.test"));
       assert.ok((await verifyAuditChain(api.t.db, null)).ok);
+    });
+
+    test("a resource id from another project or tenant, or none at all, inside one's own project is answered 404 and audited", async () => {
+      const a = await api.tenant("inner-a");
+      const b = await api.tenant("inner-b");
+      const sibling = await createProject(
+        api.tenancy,
+        {
+          tenantId: a.tenantId,
+          actor: { type: "operator", id: "test" },
+          permissions: new Set(TENANT_PERMISSIONS),
+          correlationId: newId("correlation"),
+        },
+        { name: "sibling" },
+      );
+      const probes: [string, string, string, string][] = [];
+      for (const [label, id] of [
+        ["sibling project", (await api.destination(a.tenantId, sibling.id)).id],
+        ["other tenant", (await api.destination(b.tenantId, b.projectId)).id],
+        ["nowhere", newId("destination")],
+      ] as const) {
+        probes.push([label, "GET", `/v1/projects/${a.projectId}/destinations/${id}`, id]);
+        probes.push([label, "PATCH", `/v1/projects/${a.projectId}/destinations/${id}`, id]);
+      }
+      const source = (await api.source(b.tenantId, b.projectId)).id;
+      probes.push(["other tenant", "GET", `/v1/projects/${a.projectId}/sources/${source}`, source]);
+      const delivery = newId("delivery");
+      probes.push(["nowhere", "POST", `/v1/projects/${a.projectId}/deliveries/${delivery}/replay`, delivery]);
+      for (const [label, method, url] of probes) {
+        const body = method === "PATCH" ? { name: "mine now" } : undefined;
+        assertError(
+          await api.request(method, url, { key: a.key, body }),
+          404,
+          "NOT_FOUND",
+          `${label} ${method}`,
+        );
+      }
+      const seen = find(await chain(a.tenantId), "authz.unreachable", "denied");
+      assert.deepEqual(
+        seen.map((r) => [r.targetType, r.targetId, r.details.method, r.projectId]),
+        probes.map(([, method, url, id]) => [
+          url.includes("/sources/") ? "source" : url.includes("/deliveries/") ? "delivery" : "destination",
+          id,
+          method,
+          a.projectId,
+        ]),
+      );
+      assert.ok(seen.every((r) => r.actorId !== null && r.outcome === "denied"));
+      // Neither the sibling project's nor the other tenant's chain is written to.
+      assert.equal(find(await chain(b.tenantId), "authz.unreachable", "denied").length, 0);
+      assert.ok((await verifyAuditChain(api.t.db, a.tenantId)).ok);
     });
 
     test("a principal naming another tenant's project or tenant is answered 404 and audited", async () => {

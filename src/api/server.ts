@@ -110,6 +110,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     }
     if (z.code === "FORBIDDEN" || z.code === "REVOKE_BEYOND_PERMISSIONS")
       await auditDenial(opts, req, z.details);
+    if (z.code === "NOT_FOUND") await auditProbe(opts, req);
     const wire = toWire(z, String(req.id));
     reply.code(wire.status).headers(wire.headers).send(wire.body);
   });
@@ -160,5 +161,41 @@ async function auditDenial(
     });
   } catch (err) {
     req.log.error({ correlation_id: req.id, err, actor: actorId(ctx.actor) }, "could not audit a denial");
+  }
+}
+
+// Route parameters that name a resource inside the project or tenant, by the target type audited.
+const PROBED: Record<string, string> = { key_id: "api_key", job_id: "replay_job" };
+
+/**
+ * A resource id the caller's own project or tenant does not hold (another
+ * project's, another tenant's, or none at all) is answered 404 and audited
+ * like a probe of a foreign project or tenant: `authz.unreachable` in the
+ * caller's chain. Only after the caller's context was established, so the
+ * project- and tenant-level probes are not audited twice.
+ */
+async function auditProbe(opts: ApiServerOptions, req: FastifyRequest) {
+  const ctx = lastContext(req);
+  if (!ctx) return;
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  const name = Object.keys(params)
+    .filter((k) => k.endsWith("_id") && k !== "project_id" && k !== "tenant_id")
+    .at(-1);
+  const id = name === undefined ? undefined : params[name];
+  if (name === undefined || typeof id !== "string") return;
+  try {
+    await appendAuditIn(opts.tenancy.db, {
+      tenantId: ctx.tenantId,
+      actor: ctx.actor,
+      action: "authz.unreachable",
+      outcome: "denied",
+      target: { type: PROBED[name] ?? name.slice(0, -3), id },
+      ...(ctx.projectId ? { projectId: ctx.projectId } : {}),
+      correlationId: ctx.correlationId,
+      details: { route: req.routeOptions.url ?? null, method: req.method },
+      ...(ctx.ip ? { ip: ctx.ip } : {}),
+    });
+  } catch (err) {
+    req.log.error({ correlation_id: req.id, err, actor: actorId(ctx.actor) }, "could not audit a probe");
   }
 }
