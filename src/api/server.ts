@@ -11,6 +11,7 @@ import type { Logger } from "../log/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
 import { type AuthDeps, lastContext, requirePrincipal } from "./auth.ts";
 import type { RouteContext } from "./context.ts";
+import { createCursors } from "./cursors.ts";
 
 import { toWire, toZenError } from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
@@ -76,6 +77,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     tenancy: opts.tenancy,
     auth,
     logger: opts.logger,
+    cursors: createCursors(opts.tenancy.zenlock.cursorKey()),
     authenticate: (req) => requirePrincipal(auth, req),
   };
 

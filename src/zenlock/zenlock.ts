@@ -16,7 +16,7 @@
  * roll back.
  */
 import { type Clock, type Result, systemClock, ZenError } from "../core/index.ts";
-import { aesGcmOpen, aesGcmSeal, randomBytes } from "../crypto/index.ts";
+import { aesGcmOpen, aesGcmSeal, hkdfSha256, randomBytes } from "../crypto/index.ts";
 import { assertFencedTo, isUniqueViolation, type Tx } from "../db/index.ts";
 import { TtlCache } from "./cache.ts";
 import {
@@ -129,6 +129,15 @@ export class ZenLock {
       key = loaded.value.key;
     }
     return aesGcmOpen(key, parsed.sealed, dataAad(tenantId, aad));
+  }
+
+  /**
+   * The key that seals pagination cursors: HKDF of the active master key,
+   * for that use only. Rotating the master key refuses older cursors (a
+   * client starts again from the first page); nothing is stored.
+   */
+  cursorKey(): Buffer {
+    return hkdfSha256(this.#ring.keys.get(this.#ring.active)!, Buffer.alloc(0), "zenmesh/cursor/v1", 32);
   }
 
   /** The active fingerprint DEK (a copy: the caller may wipe it). */

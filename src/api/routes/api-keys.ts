@@ -71,9 +71,15 @@ export function apiKeyRoutes(rc: RouteContext): void {
     responses: { 200: { description: "A page of keys", schema: listOf(apiKey) } },
     async handler(req, _reply, { params, query }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);
-      const rows = await listApiKeys(rc.tenancy, ctx, { limit: query.limit + 1, after: query.after });
+      const rows = await listApiKeys(rc.tenancy, ctx, {
+        limit: query.limit + 1,
+        after: rc.cursors.open(ctx, "api_keys", query.after),
+      });
       const page = rows.slice(0, query.limit);
-      return { data: page, next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+      return rc.cursors.page(ctx, "api_keys", {
+        data: page,
+        next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+      });
     },
   });
 

@@ -14,7 +14,7 @@ import {
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
 import { defineRoute } from "../route.ts";
-import { idParam } from "../schemas.ts";
+import { cursor, idParam } from "../schemas.ts";
 
 const delivery = z.object({
   id: z.string(),
@@ -103,18 +103,19 @@ export function deliveryRoutes(rc: RouteContext, opts: DeliveryRouteDeps = {}): 
       destination_id: idParam("dst").optional(),
       event_id: idParam("evt").optional(),
       limit,
-      after: idParam("dlv").optional(),
+      after: cursor.optional(),
     }),
     responses: { 200: { description: "A page of deliveries", schema: page } },
     async handler(req, _reply, { params, query }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);
-      return listDeliveries(deps, ctx, {
+      const page = await listDeliveries(deps, ctx, {
         status: query.status,
         destinationId: query.destination_id,
         eventId: query.event_id,
         limit: query.limit,
-        after: query.after,
+        after: rc.cursors.open(ctx, "deliveries", query.after),
       });
+      return rc.cursors.page(ctx, "deliveries", page);
     },
   });
 
@@ -168,18 +169,19 @@ export function deliveryRoutes(rc: RouteContext, opts: DeliveryRouteDeps = {}): 
       destination_id: idParam("dst").optional(),
       event_type: eventType.optional(),
       limit,
-      after: idParam("dlv").optional(),
+      after: cursor.optional(),
     }),
     responses: { 200: { description: "A page of dead deliveries", schema: page } },
     async handler(req, _reply, { params, query }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);
-      return listDeliveries(deps, ctx, {
+      const page = await listDeliveries(deps, ctx, {
         dlq: true,
         destinationId: query.destination_id,
         eventType: query.event_type,
         limit: query.limit,
-        after: query.after,
+        after: rc.cursors.open(ctx, "dlq", query.after),
       });
+      return rc.cursors.page(ctx, "dlq", page);
     },
   });
 

@@ -87,9 +87,15 @@ export function destinationRoutes(rc: RouteContext, egressBoxKey: () => Buffer |
     responses: { 200: { description: "A page of destinations", schema: listOf(destination) } },
     async handler(req, _reply, { params, query }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);
-      const rows = await listDestinations(deps, ctx, { limit: query.limit + 1, after: query.after });
+      const rows = await listDestinations(deps, ctx, {
+        limit: query.limit + 1,
+        after: rc.cursors.open(ctx, "destinations", query.after),
+      });
       const page = rows.slice(0, query.limit);
-      return { data: page, next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+      return rc.cursors.page(ctx, "destinations", {
+        data: page,
+        next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+      });
     },
   });
 

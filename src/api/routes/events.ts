@@ -4,7 +4,7 @@ import { EVENT_STATUSES, getEvent, listEvents, MAX_EVENTS_PAGE } from "../../ing
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
 import { defineRoute } from "../route.ts";
-import { idParam } from "../schemas.ts";
+import { cursor, idParam } from "../schemas.ts";
 
 // A CloudEvent in the JSON event format (extensions flattened), as any CloudEvents SDK reads it.
 const cloudEvent = z.looseObject({
@@ -41,7 +41,7 @@ const listQuery = z.strictObject({
   received_after: timestamp.optional(),
   received_before: timestamp.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_EVENTS_PAGE).default(50),
-  cursor: z.string().max(512).optional(),
+  cursor: cursor.optional(),
 });
 
 const projectParams = z.strictObject({ project_id: idParam("prj") });
@@ -65,15 +65,16 @@ export function eventRoutes(rc: RouteContext): void {
     },
     async handler(req, _reply, { params, query }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);
-      return listEvents(rc.tenancy, ctx, {
+      const page = await listEvents(rc.tenancy, ctx, {
         sourceId: query.source_id,
         type: query.type,
         status: query.status,
         receivedAfter: query.received_after === undefined ? undefined : new Date(query.received_after),
         receivedBefore: query.received_before === undefined ? undefined : new Date(query.received_before),
         limit: query.limit,
-        cursor: query.cursor,
+        cursor: rc.cursors.open(ctx, "events", query.cursor),
       });
+      return rc.cursors.page(ctx, "events", page);
     },
   });
 

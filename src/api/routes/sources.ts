@@ -77,10 +77,13 @@ export function sourceRoutes(rc: RouteContext, ingestBaseUrl: () => string): voi
       const ctx = await projectContext(rc.auth, req, params.project_id);
       const rows = await listSources(deps, ctx, {
         limit: query.limit + 1,
-        after: query.after,
+        after: rc.cursors.open(ctx, "sources", query.after),
       });
       const page = rows.slice(0, query.limit);
-      return { data: page, next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+      return rc.cursors.page(ctx, "sources", {
+        data: page,
+        next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+      });
     },
   });
 

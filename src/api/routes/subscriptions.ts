@@ -71,11 +71,14 @@ export function subscriptionRoutes(rc: RouteContext): void {
       const ctx = await projectContext(rc.auth, req, params.project_id);
       const rows = await listSubscriptions(deps, ctx, {
         limit: query.limit + 1,
-        after: query.after,
+        after: rc.cursors.open(ctx, "subscriptions", query.after),
         destinationId: query.destination_id,
       });
       const page = rows.slice(0, query.limit);
-      return { data: page, next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+      return rc.cursors.page(ctx, "subscriptions", {
+        data: page,
+        next_cursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+      });
     },
   });
 

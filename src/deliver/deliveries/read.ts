@@ -81,7 +81,10 @@ export interface ListDeliveriesOptions {
   eventId?: string | undefined;
   eventType?: string | undefined;
   limit: number;
-  /** The last id of the previous page (pages go newest first by id within creation time). */
+  /**
+   * The last id of the previous page (pages go newest first by id within creation time); a
+   * delivery this project does not hold (or, for the DLQ, that is not dead) is CURSOR_INVALID.
+   */
   after?: string | undefined;
   /** The dead letter queue: dead deliveries, most recently dead first. */
   dlq?: boolean;
@@ -106,22 +109,32 @@ export async function listDeliveries(
   if (opts.eventId !== undefined) add("d.event_id = ?", opts.eventId);
   if (opts.eventType !== undefined) add("e.type = ?", opts.eventType);
   const order = opts.dlq ? "d.dead_at" : "d.created_at";
-  if (opts.after !== undefined) {
-    params.push(opts.after);
+  const after = opts.after;
+  if (after !== undefined) {
+    params.push(after);
     const p = `$${params.length}`;
+    // The position is read in this project only: another project's delivery is no position here.
     where.push(
-      `(${order}, d.id) < (select ${order.replace("d.", "c.")}, c.id from deliveries c where c.tenant_id = $1 and c.id = ${p})`,
+      `(${order}, d.id) < (select ${order.replace("d.", "c.")}, c.id from deliveries c
+        where c.tenant_id = $1 and c.project_id = $2 and c.id = ${p})`,
     );
   }
   params.push(opts.limit + 1);
-  const r = await deps.db.withTenant(ctx.tenantId, (tx) =>
-    tx.query<Row>(
+  const r = await deps.db.withTenant(ctx.tenantId, async (tx) => {
+    if (after !== undefined) {
+      const at = await tx.query(
+        `select 1 from deliveries where tenant_id = $1 and project_id = $2 and id = $3${opts.dlq ? " and dead_at is not null" : ""}`,
+        [ctx.tenantId, projectId, after],
+      );
+      if (at.rows.length === 0) throw new ZenError("CURSOR_INVALID");
+    }
+    return tx.query<Row>(
       `select ${COLUMNS} from deliveries d join events e on e.id = d.event_id and e.tenant_id = d.tenant_id
         where ${where.join(" and ")}
         order by ${order} desc, d.id desc limit $${params.length}`,
       params,
-    ),
-  );
+    );
+  });
   const page = r.rows.slice(0, opts.limit).map(view);
   return { data: page, next_cursor: r.rows.length > opts.limit ? (page.at(-1)?.id ?? null) : null };
 }
