@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
-import { newId } from "../core/index.ts";
+import { newId, ZenError } from "../core/index.ts";
+import { listDeliveries } from "../deliver/deliveries/read.ts";
 import { createTableQueue, expandDeliveries } from "../deliver/index.ts";
 import { persistBatch } from "../ingest/store/index.ts";
 import { insertTestSource, testItem } from "../ingest/store/testing.ts";
@@ -127,6 +128,22 @@ for (const kind of DRIVERS) {
         assert.ok(
           !bDeliveries.some((id) => res.text.includes(id)),
           `${list} shows another project's delivery`,
+        );
+      }
+    });
+
+    test("the deliveries action takes a position in its own project only", async () => {
+      const ctx = {
+        tenantId,
+        projectId: a,
+        actor: { type: "operator", id: "test" } as const,
+        permissions: new Set(PROJECT_PERMISSIONS),
+        correlationId: newId("correlation"),
+      };
+      for (const dlq of [false, true]) {
+        await assert.rejects(
+          listDeliveries(api.tenancy, ctx, { limit: 10, after: bDeliveries[0], dlq }),
+          (err: unknown) => err instanceof ZenError && err.code === "CURSOR_INVALID",
         );
       }
     });
