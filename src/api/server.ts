@@ -36,6 +36,10 @@ export interface ApiServerOptions {
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process. */
   defaultMetrics?: boolean;
   bodyLimitBytes?: number;
+  /** A client must finish sending its headers within this (slowloris defence); default 10 s. */
+  headersTimeoutMs?: number;
+  /** …and its whole request within this; default 30 s. */
+  requestTimeoutMs?: number;
   /** Public base URL of the ingesters, for the ingest URL each source shows. */
   ingestBaseUrl: () => string;
   /** The egress role's X25519 public key, which destination secrets are sealed to; undefined until known. */
@@ -53,11 +57,21 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     trustProxy: opts.trustProxy,
     bodyLimit: opts.bodyLimitBytes ?? 64 * 1024,
     genReqId: (req) => correlationIdFrom(req.headers),
-    requestTimeout: 30_000,
+    // The same limits as the ingest listener: a slow client is answered 408 and cut at the
+    // header or request timeout, an idle kept-alive socket is closed after 5 s.
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
     connectionTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    http: {
+      headersTimeout: opts.headersTimeoutMs ?? 10_000,
+      maxHeaderSize: 16 * 1024,
+      // Node enforces the two timeouts only as often as it checks; its default is every 30 s.
+      connectionsCheckingInterval: 1_000,
+    },
     return503OnClosing: true,
     routerOptions: { maxParamLength: 128 },
   }) as unknown as FastifyInstance;
+  app.server.maxHeadersCount = 100;
   // The API speaks JSON only; Fastify's built-in text/plain parser would let strings reach validation.
   app.removeContentTypeParser("text/plain");
   const metrics = createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });

@@ -33,7 +33,13 @@ describe("loadConfig", () => {
     const c = loadConfig({ env: {}, cwd: "/srv/zen" });
     assert.equal(c.profile, "dev");
     assert.equal(c.dataDir, "/srv/zen/.zenmesh");
-    assert.deepEqual(c.api, { host: "127.0.0.1", port: 7700, trustProxy: false });
+    assert.deepEqual(c.api, {
+      host: "127.0.0.1",
+      port: 7700,
+      trustProxy: false,
+      headersTimeoutSeconds: 10,
+      requestTimeoutSeconds: 30,
+    });
     assert.equal(c.database.url, undefined);
     assert.equal(c.database.poolSize, 10);
     assert.equal(c.redis.url, undefined);
@@ -200,6 +206,20 @@ describe("loadConfig", () => {
     );
     assert.match(err.message, /ZENMESH_DATABASE_OWNER_URL/);
     assert.match(err.message, /ZENMESH_DATABASE_CA_FILE/);
+  });
+
+  test("reads the API's slow-client timeouts and refuses a header timeout over the request timeout", () => {
+    const c = loadConfig({
+      env: { ZENMESH_API_HEADERS_TIMEOUT_SECONDS: "5", ZENMESH_API_REQUEST_TIMEOUT_SECONDS: "20" },
+    });
+    assert.equal(c.api.headersTimeoutSeconds, 5);
+    assert.equal(c.api.requestTimeoutSeconds, 20);
+    const err = invalid(() =>
+      loadConfig({
+        env: { ZENMESH_API_HEADERS_TIMEOUT_SECONDS: "40", ZENMESH_API_REQUEST_TIMEOUT_SECONDS: "20" },
+      }),
+    );
+    assert.match(err.message, /ZENMESH_API_HEADERS_TIMEOUT_SECONDS/);
   });
 
   test("resolves paths against the working directory", () => {

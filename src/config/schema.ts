@@ -27,6 +27,10 @@ export interface Config {
     /** 0 asks the OS for a free port. */
     readonly port: number;
     readonly trustProxy: boolean;
+    /** A client must finish sending its headers within this (slowloris defence). */
+    readonly headersTimeoutSeconds: number;
+    /** …and its whole request within this. */
+    readonly requestTimeoutSeconds: number;
   };
   readonly database: {
     /** Absent: embedded PGlite under `<dataDir>/pgdata` (dev profile only). */
@@ -152,6 +156,8 @@ export function configSchema(cwd: string) {
           host: host.default("127.0.0.1"),
           port: int(0, 65_535).default(7700),
           trustProxy: z.boolean().default(false),
+          headersTimeoutSeconds: int(1, 300).default(10),
+          requestTimeoutSeconds: int(1, 600).default(30),
         })
         .prefault({}),
       database: z
@@ -265,6 +271,13 @@ export function configSchema(cwd: string) {
             });
           }
         }
+      }
+      if (c.api.headersTimeoutSeconds > c.api.requestTimeoutSeconds) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["api", "headersTimeoutSeconds"],
+          message: "must not exceed api.requestTimeoutSeconds (ZENMESH_API_REQUEST_TIMEOUT_SECONDS)",
+        });
       }
       if (c.ingest.headersTimeoutSeconds > c.ingest.requestTimeoutSeconds) {
         ctx.addIssue({

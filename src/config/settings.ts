@@ -23,6 +23,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: "api.host", env: "ZENMESH_API_HOST", flag: "api-host", kind: "string" },
   { path: "api.port", env: "ZENMESH_API_PORT", flag: "api-port", kind: "integer" },
   { path: "api.trustProxy", env: "ZENMESH_API_TRUST_PROXY", kind: "boolean" },
+  { path: "api.headersTimeoutSeconds", env: "ZENMESH_API_HEADERS_TIMEOUT_SECONDS", kind: "integer" },
+  { path: "api.requestTimeoutSeconds", env: "ZENMESH_API_REQUEST_TIMEOUT_SECONDS", kind: "integer" },
   { path: "database.url", env: "ZENMESH_DATABASE_URL", flag: "database-url", kind: "string", secret: true },
   { path: "database.ownerUrl", env: "ZENMESH_DATABASE_OWNER_URL", kind: "string", secret: true },
   { path: "database.poolSize", env: "ZENMESH_DATABASE_POOL_SIZE", kind: "integer" },

@@ -50,6 +50,8 @@ export async function startBackend(
     logger,
     version: VERSION,
     trustProxy: config.api.trustProxy,
+    headersTimeoutMs: config.api.headersTimeoutSeconds * 1000,
+    requestTimeoutMs: config.api.requestTimeoutSeconds * 1000,
     authFailureLimit: config.auth.failureLimit,
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     defaultMetrics: config.metrics.enabled,

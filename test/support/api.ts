@@ -104,7 +104,13 @@ export interface TestResponse {
   json: any;
 }
 
-export async function startTestApi(kind: DriverKind, opts: { failureLimit?: number } = {}): Promise<TestApi> {
+export interface TestApiOptions {
+  failureLimit?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}): Promise<TestApi> {
   const t = await freshDatabase(kind);
   const clock = fixedClock(Date.now());
   const logs = captureLogs();
@@ -126,6 +132,8 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
     authFailureLimit: opts.failureLimit ?? 1000,
     authFailureWindowSeconds: 60,
     defaultMetrics: false,
+    ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
     ingestBaseUrl: tenancy.ingestBaseUrl,
     egressBoxKey: tenancy.egressBoxKey,
   });
