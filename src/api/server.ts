@@ -10,6 +10,7 @@ import { actorId, correlationIdFrom, ZenError } from "../core/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
 import { type AuthDeps, lastContext, requirePrincipal } from "./auth.ts";
+import { parseTrustProxy, rememberClient } from "./client-address.ts";
 import type { RouteContext } from "./context.ts";
 
 import { toWire, toZenError } from "./errors.ts";
@@ -30,7 +31,8 @@ export interface ApiServerOptions {
   tenancy: TenancyDeps;
   logger: Logger;
   version: string;
-  trustProxy: boolean;
+  /** `ZENMESH_API_TRUST_PROXY`: proxy CIDRs or a hop count; "" trusts no X-Forwarded-For. */
+  trustProxy: string;
   authFailureLimit: number;
   authFailureWindowSeconds: number;
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process. */
@@ -49,12 +51,19 @@ export interface ApiServerOptions {
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
+  const parsedTrust = parseTrustProxy(opts.trustProxy);
+  if (!parsedTrust.ok) {
+    throw new ZenError("CONFIG_INVALID", { message: `api.trustProxy: ${parsedTrust.reason}` });
+  }
+  const trust = parsedTrust.value;
+  let warnedForwarded = false;
   // Typed as the default instance: route modules need no knowledge of the logger's concrete type.
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger,
     // One metadata-only line per response comes from the onResponse hook instead.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: opts.trustProxy,
+    // The client address is worked out here (client-address.ts), never by believing the header.
+    trustProxy: false,
     bodyLimit: opts.bodyLimitBytes ?? 64 * 1024,
     genReqId: (req) => correlationIdFrom(req.headers),
     // The same limits as the ingest listener: a slow client is answered 408 and cut at the
@@ -94,6 +103,13 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   };
 
   app.addHook("onRequest", async (req, reply) => {
+    rememberClient(req, trust);
+    if (trust.kind === "none" && !warnedForwarded && req.headers["x-forwarded-for"] !== undefined) {
+      warnedForwarded = true;
+      opts.logger.warn(
+        "a request came with X-Forwarded-For, which is ignored: ZENMESH_API_TRUST_PROXY is not set, so every client behind that proxy shares its address (one failed-authentication bucket, one address in the audit log)",
+      );
+    }
     reply.header("x-correlation-id", req.id);
     reply.header("x-content-type-options", "nosniff");
     reply.header("cache-control", "no-store");

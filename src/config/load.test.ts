@@ -36,7 +36,7 @@ describe("loadConfig", () => {
     assert.deepEqual(c.api, {
       host: "127.0.0.1",
       port: 7700,
-      trustProxy: false,
+      trustProxy: "",
       headersTimeoutSeconds: 10,
       requestTimeoutSeconds: 30,
     });
@@ -92,12 +92,10 @@ describe("loadConfig", () => {
   test("coerces environment booleans and integers", () => {
     const c = loadConfig({
       env: {
-        ZENMESH_API_TRUST_PROXY: "true",
         ZENMESH_METRICS_ENABLED: "0",
         ZENMESH_DATABASE_POOL_SIZE: "25",
       },
     });
-    assert.equal(c.api.trustProxy, true);
     assert.equal(c.metrics.enabled, false);
     assert.equal(c.database.poolSize, 25);
   });
@@ -206,6 +204,32 @@ describe("loadConfig", () => {
     );
     assert.match(err.message, /ZENMESH_DATABASE_OWNER_URL/);
     assert.match(err.message, /ZENMESH_DATABASE_CA_FILE/);
+  });
+
+  test("refuses ZENMESH_API_TRUST_PROXY=true, which believed any X-Forwarded-For, naming the forms to use", () => {
+    for (const env of [{ ZENMESH_API_TRUST_PROXY: "true" }, { ZENMESH_API_TRUST_PROXY: "TRUE" }]) {
+      const err = invalid(() => loadConfig({ env }));
+      assert.match(err.message, /ZENMESH_API_TRUST_PROXY/);
+      assert.match(err.message, /CIDRs/);
+      assert.match(err.message, /number of proxies/);
+    }
+  });
+
+  test("reads ZENMESH_API_TRUST_PROXY as proxy CIDRs or a hop count; false or empty trusts none", () => {
+    const at = (v: string) => loadConfig({ env: { ZENMESH_API_TRUST_PROXY: v } }).api.trustProxy;
+    assert.equal(at("10.0.0.0/8, fd00::/8"), "10.0.0.0/8, fd00::/8");
+    assert.equal(at("2"), "2");
+    assert.equal(at("false"), "");
+    assert.match(invalid(() => at("10.0.0.1/8")).message, /host bits/);
+    assert.match(invalid(() => at("0")).message, /hop count/);
+    // A config file may hold a boolean or a number: true is refused there too.
+    assert.equal(loadConfig({ file: configFile({ api: { trustProxy: 1 } }), env: {} }).api.trustProxy, "1");
+    assert.equal(
+      loadConfig({ file: configFile({ api: { trustProxy: false } }), env: {} }).api.trustProxy,
+      "",
+    );
+    const err = invalid(() => loadConfig({ file: configFile({ api: { trustProxy: true } }), env: {} }));
+    assert.match(err.message, /api\.trustProxy/);
   });
 
   test("reads the API's slow-client timeouts and refuses a header timeout over the request timeout", () => {

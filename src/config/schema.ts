@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { parseTrustProxy } from "../api/client-address.ts";
 import { parseCidrList } from "../deliver/ssrf/ip.ts";
 import { isPostgresUrl, isRedisUrl } from "./urls.ts";
 
@@ -26,7 +27,11 @@ export interface Config {
     readonly host: string;
     /** 0 asks the OS for a free port. */
     readonly port: number;
-    readonly trustProxy: boolean;
+    /**
+     * The proxies whose X-Forwarded-For entries are believed: CIDRs (comma-separated) or a hop
+     * count; "" trusts none. The client is the rightmost address not in the list.
+     */
+    readonly trustProxy: string;
     /** A client must finish sending its headers within this (slowloris defence). */
     readonly headersTimeoutSeconds: number;
     /** …and its whole request within this. */
@@ -155,7 +160,19 @@ export function configSchema(cwd: string) {
         .strictObject({
           host: host.default("127.0.0.1"),
           port: int(0, 65_535).default(7700),
-          trustProxy: z.boolean().default(false),
+          // A config file may say `false` or a hop count as a number; `true` is refused with the rest.
+          trustProxy: z
+            .union([z.string(), z.number(), z.boolean()])
+            .default("")
+            .transform((v, ctx) => {
+              const text = v === false ? "" : String(v);
+              const r = parseTrustProxy(text);
+              if (!r.ok) {
+                ctx.addIssue({ code: "custom", message: r.reason });
+                return z.NEVER;
+              }
+              return text.trim().toLowerCase() === "false" ? "" : text.trim();
+            }),
           headersTimeoutSeconds: int(1, 300).default(10),
           requestTimeoutSeconds: int(1, 600).default(30),
         })

@@ -22,7 +22,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: "dataDir", env: "ZENMESH_DATA_DIR", flag: "data-dir", kind: "string" },
   { path: "api.host", env: "ZENMESH_API_HOST", flag: "api-host", kind: "string" },
   { path: "api.port", env: "ZENMESH_API_PORT", flag: "api-port", kind: "integer" },
-  { path: "api.trustProxy", env: "ZENMESH_API_TRUST_PROXY", kind: "boolean" },
+  { path: "api.trustProxy", env: "ZENMESH_API_TRUST_PROXY", kind: "string" },
   { path: "api.headersTimeoutSeconds", env: "ZENMESH_API_HEADERS_TIMEOUT_SECONDS", kind: "integer" },
   { path: "api.requestTimeoutSeconds", env: "ZENMESH_API_REQUEST_TIMEOUT_SECONDS", kind: "integer" },
   { path: "database.url", env: "ZENMESH_DATABASE_URL", flag: "database-url", kind: "string", secret: true },

@@ -4,6 +4,7 @@
  * API the other roles and the operator use.
  */
 import type { AddressInfo } from "node:net";
+import { trustProxyNotice } from "../api/client-address.ts";
 import { buildApiServer } from "../api/server.ts";
 import type { Config } from "../config/index.ts";
 import type { CertificateAuthority } from "../identity/index.ts";
@@ -80,6 +81,8 @@ export async function startBackend(
       });
     }
     await api.listen({ host: config.api.host, port: opts.apiPort });
+    const notice = trustProxyNotice(config.api.trustProxy, config.api.host);
+    if (notice) logger.warn(notice);
   } catch (err) {
     await join?.close().catch(() => {});
     await mesh?.close().catch(() => {});

@@ -106,6 +106,8 @@ export interface TestResponse {
 
 export interface TestApiOptions {
   failureLimit?: number;
+  /** `ZENMESH_API_TRUST_PROXY`: the proxies whose X-Forwarded-For entries are believed. */
+  trustProxy?: string;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
@@ -128,7 +130,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     tenancy,
     logger: logs.logger,
     version: "test",
-    trustProxy: false,
+    trustProxy: opts.trustProxy ?? "",
     authFailureLimit: opts.failureLimit ?? 1000,
     authFailureWindowSeconds: 60,
     defaultMetrics: false,
