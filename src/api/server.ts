@@ -14,7 +14,7 @@ import { parseTrustProxy, rememberClient } from "./client-address.ts";
 import type { RouteContext } from "./context.ts";
 
 import { toWire, toZenError } from "./errors.ts";
-import { createApiMetrics } from "./metrics.ts";
+import { type ApiMetrics, createApiMetrics } from "./metrics.ts";
 import { createFailureLimiter } from "./rate-limit.ts";
 import { openApiDocument, type RegisteredRoute } from "./route.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
@@ -37,6 +37,11 @@ export interface ApiServerOptions {
   authFailureWindowSeconds: number;
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process. */
   defaultMetrics?: boolean;
+  /**
+   * Where the server records its metrics; they are served by the metrics listener
+   * (`startMetricsServer`), never on this one. Default: a registry of its own.
+   */
+  metrics?: ApiMetrics;
   bodyLimitBytes?: number;
   /** A client must finish sending its headers within this (slowloris defence); default 10 s. */
   headersTimeoutMs?: number;
@@ -83,7 +88,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   app.server.maxHeadersCount = 100;
   // The API speaks JSON only; Fastify's built-in text/plain parser would let strings reach validation.
   app.removeContentTypeParser("text/plain");
-  const metrics = createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
+  const metrics = opts.metrics ?? createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
   const auth: AuthDeps = {
     tenancy: opts.tenancy,
     limiter: createFailureLimiter({
@@ -158,10 +163,6 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   eventRoutes(rc);
   deliveryRoutes(rc, opts.delivery);
 
-  app.get("/metrics", async (_req, reply) => {
-    reply.header("content-type", metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
   const doc = openApiDocument(registry, { title: "zenmesh control API", version: opts.version });
   app.get("/openapi.json", async () => doc);
   return app;

@@ -48,7 +48,7 @@ describe("loadConfig", () => {
     assert.equal(c.apiKeys.environment, "test");
     assert.deepEqual(c.sessions, { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 });
     assert.deepEqual(c.auth, { failureLimit: 10, failureWindowSeconds: 60 });
-    assert.equal(c.metrics.enabled, true);
+    assert.deepEqual(c.metrics, { enabled: true, host: "127.0.0.1", port: 7709 });
   });
 
   test("defaults API keys to the live environment in production", () => {
@@ -274,6 +274,7 @@ describe("the dev profile stays on loopback", () => {
       { ZENMESH_API_HOST: "0.0.0.0" },
       { ZENMESH_MESH_HOST: "10.1.2.3" },
       { ZENMESH_API_HOST: "::" },
+      { ZENMESH_METRICS_HOST: "0.0.0.0" },
     ]) {
       assert.throws(() => loadConfig({ env, argv: [] }), /binds loopback only/);
     }

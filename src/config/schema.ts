@@ -56,7 +56,8 @@ export interface Config {
   readonly sessions: { readonly idleTimeoutSeconds: number; readonly absoluteTimeoutSeconds: number };
   /** Authentication failures allowed per client IP within the window. */
   readonly auth: { readonly failureLimit: number; readonly failureWindowSeconds: number };
-  readonly metrics: { readonly enabled: boolean };
+  /** The metrics listener (`GET /metrics`), apart from the public API; off: no listener, no process metrics. */
+  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly mesh: {
     /** SPIFFE trust domain: workload ids are `spiffe://<trustDomain>/<role>`. */
     readonly trustDomain: string;
@@ -202,7 +203,13 @@ export function configSchema(cwd: string) {
           failureWindowSeconds: int(1, DAY).default(60),
         })
         .prefault({}),
-      metrics: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      metrics: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          host: host.default("127.0.0.1"),
+          port: int(0, 65_535).default(7709),
+        })
+        .prefault({}),
       mesh: z
         .strictObject({
           trustDomain: z
@@ -278,6 +285,7 @@ export function configSchema(cwd: string) {
           [["api", "host"], c.api.host],
           [["mesh", "host"], c.mesh.host],
           [["ingest", "host"], c.ingest.host],
+          [["metrics", "host"], c.metrics.host],
         ] as const) {
           if (!isLoopback(value)) {
             ctx.addIssue({

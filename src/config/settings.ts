@@ -39,6 +39,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: "auth.failureLimit", env: "ZENMESH_AUTH_FAILURE_LIMIT", kind: "integer" },
   { path: "auth.failureWindowSeconds", env: "ZENMESH_AUTH_FAILURE_WINDOW_SECONDS", kind: "integer" },
   { path: "metrics.enabled", env: "ZENMESH_METRICS_ENABLED", kind: "boolean" },
+  { path: "metrics.host", env: "ZENMESH_METRICS_HOST", kind: "string" },
+  { path: "metrics.port", env: "ZENMESH_METRICS_PORT", kind: "integer" },
   { path: "mesh.trustDomain", env: "ZENMESH_TRUST_DOMAIN", flag: "trust-domain", kind: "string" },
   { path: "mesh.host", env: "ZENMESH_MESH_HOST", kind: "string" },
   {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
+import { createApiMetrics, startMetricsServer } from "../../src/api/metrics.ts";
 import { buildApiServer } from "../../src/api/server.ts";
 import { fixedClock, newId } from "../../src/core/index.ts";
 import type { DriverKind } from "../../src/db/index.ts";
@@ -31,6 +32,8 @@ import { freshDatabase, type TestDatabase } from "./db.ts";
 export interface TestApi {
   t: TestDatabase;
   url: string;
+  /** The metrics listener's base URL, when started with `metrics: true`. */
+  metricsUrl?: string;
   /** Tenancy services, plus the ingest base URL sources are shown under and the egress box key. */
   tenancy: SourceDeps & DeliverDeps;
   /** This API's egress box key pair: destination secrets are sealed to its public key. */
@@ -110,6 +113,8 @@ export interface TestApiOptions {
   trustProxy?: string;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Also serve the metrics listener, on a free loopback port (`metricsUrl`). */
+  metrics?: boolean;
 }
 
 export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}): Promise<TestApi> {
@@ -126,6 +131,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     ingestBaseUrl: () => TEST_INGEST_BASE_URL,
     egressBoxKey: () => egressBox.publicKey,
   };
+  const metrics = createApiMetrics({ defaultMetrics: false });
   const app = buildApiServer({
     tenancy,
     logger: logs.logger,
@@ -134,6 +140,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     authFailureLimit: opts.failureLimit ?? 1000,
     authFailureWindowSeconds: 60,
     defaultMetrics: false,
+    metrics,
     ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
     ingestBaseUrl: tenancy.ingestBaseUrl,
@@ -141,12 +148,21 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const metricsServer = opts.metrics
+    ? await startMetricsServer({
+        registry: metrics.registry,
+        host: "127.0.0.1",
+        port: 0,
+        logger: logs.logger,
+      })
+    : undefined;
   const bodies: string[] = [];
   const operator = { type: "operator", id: "test" } as const;
 
   const api: TestApi = {
     t,
     url,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     tenancy,
     egressBox,
     clock,
@@ -247,6 +263,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
       return set.split(";")[0]!;
     },
     async close() {
+      await metricsServer?.close();
       await app.close();
       await t.close();
     },
