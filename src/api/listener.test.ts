@@ -55,6 +55,52 @@ function dribble(url: string, head: string, drip: string): Promise<Cut> {
 
 const kind = DRIVERS[0]!;
 
+/** Opens a connection and reports whether the server keeps it (true) or drops it at once (false). */
+function kept(url: string, waitMs = 300): Promise<{ kept: boolean; close(): void }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => {});
+    let closed = false;
+    socket.on("close", () => {
+      closed = true;
+    });
+    socket.on("connect", () => {
+      // Half a request line: the server has nothing to answer yet, so only a refusal closes it.
+      socket.write("GET /healthz HT");
+      setTimeout(() => resolve({ kept: !closed, close: () => socket.destroy() }), waitMs);
+    });
+  });
+}
+
+describe(`control API connection limit on ${kind}`, { skip: skipReason(kind) }, () => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(kind, { maxConnections: 3 });
+  });
+  after(async () => {
+    await api?.close();
+  });
+
+  test("connections beyond the limit are dropped at once, and accepted again when others close", async () => {
+    const held = [await kept(api.url), await kept(api.url), await kept(api.url)];
+    try {
+      assert.deepEqual(
+        held.map((h) => h.kept),
+        [true, true, true],
+      );
+      const extra = await kept(api.url);
+      extra.close();
+      assert.equal(extra.kept, false, "the fourth connection was kept");
+    } finally {
+      for (const h of held) h.close();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const ok = await fetch(`${api.url}/healthz`);
+    assert.equal(ok.status, 200);
+  });
+});
+
 describe(`control API listener against slow clients on ${kind}`, { skip: skipReason(kind) }, () => {
   let api: TestApi;
   before(async () => {

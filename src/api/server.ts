@@ -47,6 +47,8 @@ export interface ApiServerOptions {
   headersTimeoutMs?: number;
   /** …and its whole request within this; default 30 s. */
   requestTimeoutMs?: number;
+  /** Open connections at most; more are dropped as they arrive. Default 1024. */
+  maxConnections?: number;
   /** Public base URL of the ingesters, for the ingest URL each source shows. */
   ingestBaseUrl: () => string;
   /** The egress role's X25519 public key, which destination secrets are sealed to; undefined until known. */
@@ -86,6 +88,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     routerOptions: { maxParamLength: 128 },
   }) as unknown as FastifyInstance;
   app.server.maxHeadersCount = 100;
+  app.server.maxConnections = opts.maxConnections ?? 1024;
   // The API speaks JSON only; Fastify's built-in text/plain parser would let strings reach validation.
   app.removeContentTypeParser("text/plain");
   const metrics = opts.metrics ?? createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });

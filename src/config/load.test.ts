@@ -39,6 +39,7 @@ describe("loadConfig", () => {
       trustProxy: "",
       headersTimeoutSeconds: 10,
       requestTimeoutSeconds: 30,
+      maxConnections: 1024,
     });
     assert.equal(c.database.url, undefined);
     assert.equal(c.database.poolSize, 10);

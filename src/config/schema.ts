@@ -36,6 +36,8 @@ export interface Config {
     readonly headersTimeoutSeconds: number;
     /** …and its whole request within this. */
     readonly requestTimeoutSeconds: number;
+    /** Open connections at most; more are dropped as they arrive. */
+    readonly maxConnections: number;
   };
   readonly database: {
     /** Absent: embedded PGlite under `<dataDir>/pgdata` (dev profile only). */
@@ -176,6 +178,7 @@ export function configSchema(cwd: string) {
             }),
           headersTimeoutSeconds: int(1, 300).default(10),
           requestTimeoutSeconds: int(1, 600).default(30),
+          maxConnections: int(1, 1_000_000).default(1024),
         })
         .prefault({}),
       database: z

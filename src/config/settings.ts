@@ -25,6 +25,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: "api.trustProxy", env: "ZENMESH_API_TRUST_PROXY", kind: "string" },
   { path: "api.headersTimeoutSeconds", env: "ZENMESH_API_HEADERS_TIMEOUT_SECONDS", kind: "integer" },
   { path: "api.requestTimeoutSeconds", env: "ZENMESH_API_REQUEST_TIMEOUT_SECONDS", kind: "integer" },
+  { path: "api.maxConnections", env: "ZENMESH_API_MAX_CONNECTIONS", kind: "integer" },
   { path: "database.url", env: "ZENMESH_DATABASE_URL", flag: "database-url", kind: "string", secret: true },
   { path: "database.ownerUrl", env: "ZENMESH_DATABASE_OWNER_URL", kind: "string", secret: true },
   { path: "database.poolSize", env: "ZENMESH_DATABASE_POOL_SIZE", kind: "integer" },

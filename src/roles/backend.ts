@@ -57,6 +57,7 @@ export async function startBackend(
     trustProxy: config.api.trustProxy,
     headersTimeoutMs: config.api.headersTimeoutSeconds * 1000,
     requestTimeoutMs: config.api.requestTimeoutSeconds * 1000,
+    maxConnections: config.api.maxConnections,
     authFailureLimit: config.auth.failureLimit,
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     metrics,

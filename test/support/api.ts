@@ -113,6 +113,7 @@ export interface TestApiOptions {
   trustProxy?: string;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  maxConnections?: number;
   /** Also serve the metrics listener, on a free loopback port (`metricsUrl`). */
   metrics?: boolean;
 }
@@ -143,6 +144,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     metrics,
     ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+    ...(opts.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections }),
     ingestBaseUrl: tenancy.ingestBaseUrl,
     egressBoxKey: tenancy.egressBoxKey,
   });
