@@ -74,10 +74,10 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimitBytes ?? 64 * 1024,
     genReqId: (req) => correlationIdFrom(req.headers),
     // The same limits as the ingest listener: a slow client is answered 408 and cut at the
-    // header or request timeout, an idle kept-alive socket is closed after 5 s.
+    // header or request timeout. An idle socket is closed after 30 s (connectionTimeout); the
+    // keep-alive stays long so that clients reusing a connection do not race its closing.
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
     connectionTimeout: 30_000,
-    keepAliveTimeout: 5_000,
     http: {
       headersTimeout: opts.headersTimeoutMs ?? 10_000,
       maxHeaderSize: 16 * 1024,
