@@ -27,6 +27,7 @@ const ANY_PORTS: Record<string, string> = {
   ZENMESH_EGRESS_INTERNAL_PORT: "0",
   ZENMESH_BFF_INTERNAL_PORT: "0",
   ZENMESH_JOIN_PORT: "0",
+  ZENMESH_METRICS_PORT: "0",
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

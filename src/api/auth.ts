@@ -19,6 +19,7 @@ import {
   type SessionPrincipal,
   type TenancyDeps,
 } from "../tenancy/index.ts";
+import { clientBucket, clientIp } from "./client-address.ts";
 import type { FailureLimiter } from "./rate-limit.ts";
 
 export type Principal = ApiKeyPrincipal | SessionPrincipal;
@@ -54,7 +55,7 @@ export function readCookie(req: FastifyRequest, name: string): string | undefine
 }
 
 export function checkNotBlocked(deps: AuthDeps, req: FastifyRequest): void {
-  const wait = deps.limiter.blockedFor(req.ip, deps.tenancy.clock.now().getTime());
+  const wait = deps.limiter.blockedFor(clientBucket(clientIp(req)), deps.tenancy.clock.now().getTime());
   if (wait > 0) {
     throw new ZenError("RATE_LIMITED", {
       message: "Too many failed authentication attempts.",
@@ -64,7 +65,7 @@ export function checkNotBlocked(deps: AuthDeps, req: FastifyRequest): void {
 }
 
 export function recordFailure(deps: AuthDeps, req: FastifyRequest, reason: string): void {
-  deps.limiter.fail(req.ip, deps.tenancy.clock.now().getTime());
+  deps.limiter.fail(clientBucket(clientIp(req)), deps.tenancy.clock.now().getTime());
   deps.onFailure?.(reason);
 }
 
@@ -72,7 +73,7 @@ export async function requirePrincipal(deps: AuthDeps, req: FastifyRequest): Pro
   const known = cache.get(req);
   if (known) return known;
   checkNotBlocked(deps, req);
-  const meta = { correlationId: String(req.id), ip: req.ip };
+  const meta = { correlationId: String(req.id), ip: clientIp(req) };
   const authz = req.headers.authorization;
   let principal: Principal | undefined;
   if (authz !== undefined) {
@@ -142,14 +143,14 @@ async function unreachable(
     outcome: "denied",
     target,
     correlationId: String(req.id),
-    ip: req.ip,
+    ip: clientIp(req),
     details: { route: req.routeOptions.url ?? null, method: req.method },
   });
   return new ZenError("NOT_FOUND");
 }
 
 function base(req: FastifyRequest) {
-  return { correlationId: String(req.id), ip: req.ip };
+  return { correlationId: String(req.id), ip: clientIp(req) };
 }
 
 /** Context for `/v1/projects/{project_id}/…`: the project must be the key's, or in one of the user's tenants. */

@@ -1,4 +1,7 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { type Logger, serializeError } from "../log/index.ts";
 
 export interface ApiMetrics {
   registry: Registry;
@@ -25,5 +28,79 @@ export function createApiMetrics(opts: { defaultMetrics: boolean }): ApiMetrics 
       labelNames: ["reason"],
       registers: [registry],
     }),
+  };
+}
+
+export interface MetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The metrics listener: `GET /metrics` and nothing else, apart from the
+ * public API (loopback by default), since route and failure counts are
+ * operational detail no API client should read. The API listener's limits
+ * against slow clients apply.
+ */
+export async function startMetricsServer(opts: {
+  registry: Registry;
+  host: string;
+  port: number;
+  logger: Logger;
+}): Promise<MetricsServer> {
+  const server = createServer(
+    {
+      maxHeaderSize: 16 * 1024,
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => {
+      const path = (req.url ?? "").split("?")[0];
+      const answer = (status: number, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { "content-length": "0", ...headers });
+        res.end();
+      };
+      if (path !== "/metrics") return answer(404);
+      if (req.method !== "GET" && req.method !== "HEAD") return answer(405, { allow: "GET, HEAD" });
+      opts.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, {
+            "content-type": opts.registry.contentType,
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+          });
+          res.end(req.method === "HEAD" ? undefined : text);
+        },
+        (err: unknown) => {
+          opts.logger.error({ err: serializeError(err) }, "could not collect metrics");
+          answer(500);
+        },
+      );
+    },
+  );
+  server.maxHeadersCount = 100;
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -10,11 +10,12 @@ import { actorId, correlationIdFrom, ZenError } from "../core/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
 import { type AuthDeps, lastContext, requirePrincipal } from "./auth.ts";
+import { parseTrustProxy, rememberClient } from "./client-address.ts";
 import type { RouteContext } from "./context.ts";
 import { createCursors } from "./cursors.ts";
 
 import { toWire, toZenError } from "./errors.ts";
-import { createApiMetrics } from "./metrics.ts";
+import { type ApiMetrics, createApiMetrics } from "./metrics.ts";
 import { createFailureLimiter } from "./rate-limit.ts";
 import { openApiDocument, type RegisteredRoute } from "./route.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
@@ -31,12 +32,24 @@ export interface ApiServerOptions {
   tenancy: TenancyDeps;
   logger: Logger;
   version: string;
-  trustProxy: boolean;
+  /** `ZENMESH_API_TRUST_PROXY`: proxy CIDRs or a hop count; "" trusts no X-Forwarded-For. */
+  trustProxy: string;
   authFailureLimit: number;
   authFailureWindowSeconds: number;
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process. */
   defaultMetrics?: boolean;
+  /**
+   * Where the server records its metrics; they are served by the metrics listener
+   * (`startMetricsServer`), never on this one. Default: a registry of its own.
+   */
+  metrics?: ApiMetrics;
   bodyLimitBytes?: number;
+  /** A client must finish sending its headers within this (slowloris defence); default 10 s. */
+  headersTimeoutMs?: number;
+  /** …and its whole request within this; default 30 s. */
+  requestTimeoutMs?: number;
+  /** Open connections at most; more are dropped as they arrive. Default 1024. */
+  maxConnections?: number;
   /** Public base URL of the ingesters, for the ingest URL each source shows. */
   ingestBaseUrl: () => string;
   /** The egress role's X25519 public key, which destination secrets are sealed to; undefined until known. */
@@ -46,22 +59,40 @@ export interface ApiServerOptions {
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
+  const parsedTrust = parseTrustProxy(opts.trustProxy);
+  if (!parsedTrust.ok) {
+    throw new ZenError("CONFIG_INVALID", { message: `api.trustProxy: ${parsedTrust.reason}` });
+  }
+  const trust = parsedTrust.value;
+  let warnedForwarded = false;
   // Typed as the default instance: route modules need no knowledge of the logger's concrete type.
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger,
     // One metadata-only line per response comes from the onResponse hook instead.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: opts.trustProxy,
+    // The client address is worked out here (client-address.ts), never by believing the header.
+    trustProxy: false,
     bodyLimit: opts.bodyLimitBytes ?? 64 * 1024,
     genReqId: (req) => correlationIdFrom(req.headers),
-    requestTimeout: 30_000,
+    // The same limits as the ingest listener: a slow client is answered 408 and cut at the
+    // header or request timeout. An idle socket is closed after 30 s (connectionTimeout); the
+    // keep-alive stays long so that clients reusing a connection do not race its closing.
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
     connectionTimeout: 30_000,
+    http: {
+      headersTimeout: opts.headersTimeoutMs ?? 10_000,
+      maxHeaderSize: 16 * 1024,
+      // Node enforces the two timeouts only as often as it checks; its default is every 30 s.
+      connectionsCheckingInterval: 1_000,
+    },
     return503OnClosing: true,
     routerOptions: { maxParamLength: 128 },
   }) as unknown as FastifyInstance;
+  app.server.maxHeadersCount = 100;
+  app.server.maxConnections = opts.maxConnections ?? 1024;
   // The API speaks JSON only; Fastify's built-in text/plain parser would let strings reach validation.
   app.removeContentTypeParser("text/plain");
-  const metrics = createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
+  const metrics = opts.metrics ?? createApiMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
   const auth: AuthDeps = {
     tenancy: opts.tenancy,
     limiter: createFailureLimiter({
@@ -82,6 +113,13 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   };
 
   app.addHook("onRequest", async (req, reply) => {
+    rememberClient(req, trust);
+    if (trust.kind === "none" && !warnedForwarded && req.headers["x-forwarded-for"] !== undefined) {
+      warnedForwarded = true;
+      opts.logger.warn(
+        "a request came with X-Forwarded-For, which is ignored: ZENMESH_API_TRUST_PROXY is not set, so every client behind that proxy shares its address (one failed-authentication bucket, one address in the audit log)",
+      );
+    }
     reply.header("x-correlation-id", req.id);
     reply.header("x-content-type-options", "nosniff");
     reply.header("cache-control", "no-store");
@@ -132,10 +170,6 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   eventRoutes(rc);
   deliveryRoutes(rc, opts.delivery);
 
-  app.get("/metrics", async (_req, reply) => {
-    reply.header("content-type", metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
   const doc = openApiDocument(registry, { title: "zenmesh control API", version: opts.version });
   app.get("/openapi.json", async () => doc);
   return app;

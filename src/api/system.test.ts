@@ -13,7 +13,7 @@ for (const kind of DRIVERS) {
     let tenant: { tenantId: string; projectId: string; key: string };
 
     before(async () => {
-      api = await startTestApi(kind);
+      api = await startTestApi(kind, { metrics: true });
       tenant = await api.tenant();
     });
     after(async () => {
@@ -94,14 +94,27 @@ for (const kind of DRIVERS) {
       assert.equal(r.headers.get("x-content-type-options"), "nosniff");
     });
 
-    test("GET /metrics answers Prometheus text with request latencies", async () => {
+    test("the public listener has no /metrics: it answers 404 with or without a credential", async () => {
+      assertError(await api.request("GET", "/metrics"), 404, "NOT_FOUND");
+      assertError(await api.request("GET", "/metrics", { key: tenant.key }), 404, "NOT_FOUND");
+      assertError(await api.request("GET", "/metrics/"), 404, "NOT_FOUND");
+    });
+
+    test("the separate metrics listener answers Prometheus text with request latencies", async () => {
       await api.request("GET", "/healthz");
-      const r = await api.request("GET", "/metrics");
+      await api.request("GET", "/v1/me", { key: `zm_test_${randomBase62(48)}` });
+      const r = await fetch(`${api.metricsUrl}/metrics`);
+      const text = await r.text();
       assert.equal(r.status, 200);
       assert.match(r.headers.get("content-type") ?? "", /^text\/plain/);
-      assert.match(r.text, /# TYPE zenmesh_http_request_duration_seconds histogram/);
-      assert.match(r.text, /zenmesh_http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} \d+/);
-      assert.match(r.text, /zenmesh_auth_failures_total\{reason="unknown"\} \d+/);
+      assert.match(text, /# TYPE zenmesh_http_request_duration_seconds histogram/);
+      assert.match(text, /zenmesh_http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} \d+/);
+      assert.match(text, /zenmesh_auth_failures_total\{reason="unknown"\} \d+/);
+      // It serves nothing else: not the API, not its document.
+      for (const path of ["/healthz", "/openapi.json", "/v1/me", "/"]) {
+        assert.equal((await fetch(`${api.metricsUrl}${path}`)).status, 404, path);
+      }
+      assert.equal((await fetch(`${api.metricsUrl}/metrics`, { method: "POST" })).status, 405);
     });
 
     test("GET /openapi.json is an OpenAPI 3.1.0 document with every route", async () => {

@@ -33,7 +33,14 @@ describe("loadConfig", () => {
     const c = loadConfig({ env: {}, cwd: "/srv/zen" });
     assert.equal(c.profile, "dev");
     assert.equal(c.dataDir, "/srv/zen/.zenmesh");
-    assert.deepEqual(c.api, { host: "127.0.0.1", port: 7700, trustProxy: false });
+    assert.deepEqual(c.api, {
+      host: "127.0.0.1",
+      port: 7700,
+      trustProxy: "",
+      headersTimeoutSeconds: 10,
+      requestTimeoutSeconds: 30,
+      maxConnections: 1024,
+    });
     assert.equal(c.database.url, undefined);
     assert.equal(c.database.poolSize, 10);
     assert.equal(c.redis.url, undefined);
@@ -42,7 +49,7 @@ describe("loadConfig", () => {
     assert.equal(c.apiKeys.environment, "test");
     assert.deepEqual(c.sessions, { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 });
     assert.deepEqual(c.auth, { failureLimit: 10, failureWindowSeconds: 60 });
-    assert.equal(c.metrics.enabled, true);
+    assert.deepEqual(c.metrics, { enabled: true, host: "127.0.0.1", port: 7709 });
   });
 
   test("defaults API keys to the live environment in production", () => {
@@ -86,12 +93,10 @@ describe("loadConfig", () => {
   test("coerces environment booleans and integers", () => {
     const c = loadConfig({
       env: {
-        ZENMESH_API_TRUST_PROXY: "true",
         ZENMESH_METRICS_ENABLED: "0",
         ZENMESH_DATABASE_POOL_SIZE: "25",
       },
     });
-    assert.equal(c.api.trustProxy, true);
     assert.equal(c.metrics.enabled, false);
     assert.equal(c.database.poolSize, 25);
   });
@@ -202,6 +207,46 @@ describe("loadConfig", () => {
     assert.match(err.message, /ZENMESH_DATABASE_CA_FILE/);
   });
 
+  test("refuses ZENMESH_API_TRUST_PROXY=true, which believed any X-Forwarded-For, naming the forms to use", () => {
+    for (const env of [{ ZENMESH_API_TRUST_PROXY: "true" }, { ZENMESH_API_TRUST_PROXY: "TRUE" }]) {
+      const err = invalid(() => loadConfig({ env }));
+      assert.match(err.message, /ZENMESH_API_TRUST_PROXY/);
+      assert.match(err.message, /CIDRs/);
+      assert.match(err.message, /number of proxies/);
+    }
+  });
+
+  test("reads ZENMESH_API_TRUST_PROXY as proxy CIDRs or a hop count; false or empty trusts none", () => {
+    const at = (v: string) => loadConfig({ env: { ZENMESH_API_TRUST_PROXY: v } }).api.trustProxy;
+    assert.equal(at("10.0.0.0/8, fd00::/8"), "10.0.0.0/8, fd00::/8");
+    assert.equal(at("2"), "2");
+    assert.equal(at("false"), "");
+    assert.match(invalid(() => at("10.0.0.1/8")).message, /host bits/);
+    assert.match(invalid(() => at("0")).message, /hop count/);
+    // A config file may hold a boolean or a number: true is refused there too.
+    assert.equal(loadConfig({ file: configFile({ api: { trustProxy: 1 } }), env: {} }).api.trustProxy, "1");
+    assert.equal(
+      loadConfig({ file: configFile({ api: { trustProxy: false } }), env: {} }).api.trustProxy,
+      "",
+    );
+    const err = invalid(() => loadConfig({ file: configFile({ api: { trustProxy: true } }), env: {} }));
+    assert.match(err.message, /api\.trustProxy/);
+  });
+
+  test("reads the API's slow-client timeouts and refuses a header timeout over the request timeout", () => {
+    const c = loadConfig({
+      env: { ZENMESH_API_HEADERS_TIMEOUT_SECONDS: "5", ZENMESH_API_REQUEST_TIMEOUT_SECONDS: "20" },
+    });
+    assert.equal(c.api.headersTimeoutSeconds, 5);
+    assert.equal(c.api.requestTimeoutSeconds, 20);
+    const err = invalid(() =>
+      loadConfig({
+        env: { ZENMESH_API_HEADERS_TIMEOUT_SECONDS: "40", ZENMESH_API_REQUEST_TIMEOUT_SECONDS: "20" },
+      }),
+    );
+    assert.match(err.message, /ZENMESH_API_HEADERS_TIMEOUT_SECONDS/);
+  });
+
   test("resolves paths against the working directory", () => {
     const c = loadConfig({
       cwd: "/srv/zen",
@@ -230,6 +275,7 @@ describe("the dev profile stays on loopback", () => {
       { ZENMESH_API_HOST: "0.0.0.0" },
       { ZENMESH_MESH_HOST: "10.1.2.3" },
       { ZENMESH_API_HOST: "::" },
+      { ZENMESH_METRICS_HOST: "0.0.0.0" },
     ]) {
       assert.throws(() => loadConfig({ env, argv: [] }), /binds loopback only/);
     }

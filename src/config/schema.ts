@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { parseTrustProxy } from "../api/client-address.ts";
 import { parseCidrList } from "../deliver/ssrf/ip.ts";
 import { isPostgresUrl, isRedisUrl } from "./urls.ts";
 
@@ -26,7 +27,17 @@ export interface Config {
     readonly host: string;
     /** 0 asks the OS for a free port. */
     readonly port: number;
-    readonly trustProxy: boolean;
+    /**
+     * The proxies whose X-Forwarded-For entries are believed: CIDRs (comma-separated) or a hop
+     * count; "" trusts none. The client is the rightmost address not in the list.
+     */
+    readonly trustProxy: string;
+    /** A client must finish sending its headers within this (slowloris defence). */
+    readonly headersTimeoutSeconds: number;
+    /** …and its whole request within this. */
+    readonly requestTimeoutSeconds: number;
+    /** Open connections at most; more are dropped as they arrive. */
+    readonly maxConnections: number;
   };
   readonly database: {
     /** Absent: embedded PGlite under `<dataDir>/pgdata` (dev profile only). */
@@ -47,7 +58,8 @@ export interface Config {
   readonly sessions: { readonly idleTimeoutSeconds: number; readonly absoluteTimeoutSeconds: number };
   /** Authentication failures allowed per client IP within the window. */
   readonly auth: { readonly failureLimit: number; readonly failureWindowSeconds: number };
-  readonly metrics: { readonly enabled: boolean };
+  /** The metrics listener (`GET /metrics`), apart from the public API; off: no listener, no process metrics. */
+  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly mesh: {
     /** SPIFFE trust domain: workload ids are `spiffe://<trustDomain>/<role>`. */
     readonly trustDomain: string;
@@ -151,7 +163,22 @@ export function configSchema(cwd: string) {
         .strictObject({
           host: host.default("127.0.0.1"),
           port: int(0, 65_535).default(7700),
-          trustProxy: z.boolean().default(false),
+          // A config file may say `false` or a hop count as a number; `true` is refused with the rest.
+          trustProxy: z
+            .union([z.string(), z.number(), z.boolean()])
+            .default("")
+            .transform((v, ctx) => {
+              const text = v === false ? "" : String(v);
+              const r = parseTrustProxy(text);
+              if (!r.ok) {
+                ctx.addIssue({ code: "custom", message: r.reason });
+                return z.NEVER;
+              }
+              return text.trim().toLowerCase() === "false" ? "" : text.trim();
+            }),
+          headersTimeoutSeconds: int(1, 300).default(10),
+          requestTimeoutSeconds: int(1, 600).default(30),
+          maxConnections: int(1, 1_000_000).default(1024),
         })
         .prefault({}),
       database: z
@@ -179,7 +206,13 @@ export function configSchema(cwd: string) {
           failureWindowSeconds: int(1, DAY).default(60),
         })
         .prefault({}),
-      metrics: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      metrics: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          host: host.default("127.0.0.1"),
+          port: int(0, 65_535).default(7709),
+        })
+        .prefault({}),
       mesh: z
         .strictObject({
           trustDomain: z
@@ -255,6 +288,7 @@ export function configSchema(cwd: string) {
           [["api", "host"], c.api.host],
           [["mesh", "host"], c.mesh.host],
           [["ingest", "host"], c.ingest.host],
+          [["metrics", "host"], c.metrics.host],
         ] as const) {
           if (!isLoopback(value)) {
             ctx.addIssue({
@@ -265,6 +299,13 @@ export function configSchema(cwd: string) {
             });
           }
         }
+      }
+      if (c.api.headersTimeoutSeconds > c.api.requestTimeoutSeconds) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["api", "headersTimeoutSeconds"],
+          message: "must not exceed api.requestTimeoutSeconds (ZENMESH_API_REQUEST_TIMEOUT_SECONDS)",
+        });
       }
       if (c.ingest.headersTimeoutSeconds > c.ingest.requestTimeoutSeconds) {
         ctx.addIssue({

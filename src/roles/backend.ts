@@ -4,6 +4,8 @@
  * API the other roles and the operator use.
  */
 import type { AddressInfo } from "node:net";
+import { trustProxyNotice } from "../api/client-address.ts";
+import { createApiMetrics, type MetricsServer, startMetricsServer } from "../api/metrics.ts";
 import { buildApiServer } from "../api/server.ts";
 import type { Config } from "../config/index.ts";
 import type { CertificateAuthority } from "../identity/index.ts";
@@ -31,6 +33,8 @@ export async function startBackend(
   opts: {
     identity: IdentitySource;
     apiPort: number;
+    /** The metrics listener's port; default `metrics.port`. */
+    metricsPort?: number | undefined;
     internalPort: number;
     ca?: CertificateAuthority | undefined;
     /** Where the ingesters listen, for the ingest URLs sources show. */
@@ -45,20 +49,25 @@ export async function startBackend(
   const maintenance = startMaintenance(services, logger);
   const delivery = startBackendDelivery(services, config, logger, opts.identity);
   opts.egressUrl?.onChange((url) => delivery.setEgressUrl(url));
+  const metrics = createApiMetrics({ defaultMetrics: config.metrics.enabled });
   const api = buildApiServer({
     tenancy: services.tenancy,
     logger,
     version: VERSION,
     trustProxy: config.api.trustProxy,
+    headersTimeoutMs: config.api.headersTimeoutSeconds * 1000,
+    requestTimeoutMs: config.api.requestTimeoutSeconds * 1000,
+    maxConnections: config.api.maxConnections,
     authFailureLimit: config.auth.failureLimit,
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
-    defaultMetrics: config.metrics.enabled,
+    metrics,
     ingestBaseUrl: opts.ingestBaseUrl,
     egressBoxKey: () => opts.egressBoxPublicKey,
     delivery: { queue: delivery.queue, kick: () => delivery.scheduler.kick() },
   });
   let mesh: BackendMesh | undefined;
   let join: JoinServer | undefined;
+  let metricsServer: MetricsServer | undefined;
   try {
     mesh = await startBackendMesh(services, config, logger, opts.identity, {
       port: opts.internalPort,
@@ -78,7 +87,18 @@ export async function startBackend(
       });
     }
     await api.listen({ host: config.api.host, port: opts.apiPort });
+    const notice = trustProxyNotice(config.api.trustProxy, config.api.host);
+    if (notice) logger.warn(notice);
+    if (config.metrics.enabled) {
+      metricsServer = await startMetricsServer({
+        registry: metrics.registry,
+        host: config.metrics.host,
+        port: opts.metricsPort ?? config.metrics.port,
+        logger,
+      });
+    }
   } catch (err) {
+    await metricsServer?.close().catch(() => {});
     await join?.close().catch(() => {});
     await mesh?.close().catch(() => {});
     await api.close().catch(() => {});
@@ -91,14 +111,20 @@ export async function startBackend(
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const running = mesh;
   const joinServer = join;
+  const metricsListener = metricsServer;
   const apiUrl = `http://${host}:${addr.port}`;
   return {
     services,
     mesh: running,
     apiUrl,
     internalUrl: running.server.url,
-    publicUrls: joinServer ? { api: apiUrl, join: joinServer.url } : { api: apiUrl },
+    publicUrls: {
+      api: apiUrl,
+      ...(joinServer ? { join: joinServer.url } : {}),
+      ...(metricsListener ? { metrics: metricsListener.url } : {}),
+    },
     async close() {
+      await metricsListener?.close();
       await joinServer?.close();
       await api.close();
       await delivery.close();

@@ -127,6 +127,7 @@ describe("zenmesh serve <role> in production", () => {
         ZENMESH_MASTER_KEY: generateMasterKey(),
         ZENMESH_TRUST_DOMAIN: TD,
         ZENMESH_JOIN_PORT: "0",
+        ZENMESH_METRICS_PORT: "0",
         ZENMESH_SVID_TTL_SECONDS: String(JOINED_SVID_TTL_SECONDS),
       },
       argv: [],
@@ -156,6 +157,21 @@ describe("zenmesh serve <role> in production", () => {
     assert.equal(u.protocol, "https:");
     assert.notEqual(Number(u.port), 0);
     assert.match(backend.internalUrl, /^https:\/\/127\.0\.0\.1:[1-9]\d*$/);
+  });
+
+  test("the backend serves /metrics on its own loopback listener, and the public API answers 404 for it", async () => {
+    const metricsUrl = backend.publicUrls.metrics;
+    assert.ok(metricsUrl, `publicUrls: ${JSON.stringify(backend.publicUrls)}`);
+    assert.match(metricsUrl, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    const scraped = await fetch(`${metricsUrl}/metrics`);
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /zenmesh_auth_failures_total/);
+    const api = backend.publicUrls.api;
+    assert.ok(api);
+    assert.notEqual(new URL(api).port, new URL(metricsUrl).port);
+    const onApi = await fetch(`${api}/metrics`);
+    assert.equal(onApi.status, 404);
+    assert.doesNotMatch(await onApi.text(), /zenmesh_/);
   });
 
   test("egress joins with a one-time token, heartbeats signed and renews its SVID over mTLS", async () => {

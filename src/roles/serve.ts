@@ -77,6 +77,7 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
     backendUrl: boot.peers.backend,
     internalPort: boot.ports.internal,
     apiPort: boot.ports.api ?? config.api.port,
+    metricsPort: boot.ports.metrics ?? config.metrics.port,
     ingestPort: boot.ports.ingest,
     ingestBaseUrl: () => ingest.url,
     egressUrl: egress,
@@ -103,6 +104,7 @@ interface RoleWiring {
   backendUrl?: string | undefined;
   internalPort: number;
   apiPort: number;
+  metricsPort?: number | undefined;
   ingestPort?: number | undefined;
   ingestBaseUrl: () => string;
   /** Where egress listens, as soon as it is known (backend and ingester). */
@@ -148,6 +150,7 @@ async function startRole(
     const b = await startBackend(config, logger, {
       identity: w.identity,
       apiPort: w.apiPort,
+      metricsPort: w.metricsPort,
       internalPort: w.internalPort,
       ca: w.ca,
       ingestBaseUrl: w.ingestBaseUrl,

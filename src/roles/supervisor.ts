@@ -140,6 +140,7 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
       spec.ports.internal = Number(new URL(msg.internal).port);
       if (msg.public.api) spec.ports.api = Number(new URL(msg.public.api).port);
       if (msg.public.ingest) spec.ports.ingest = Number(new URL(msg.public.ingest).port);
+      if (msg.public.metrics) spec.ports.metrics = Number(new URL(msg.public.metrics).port);
       spec.onReady?.(msg);
       deps.out(
         `  ${spec.role.padEnd(9)} running   pid ${proc.pid}  internal ${msg.internal}${publicList(msg)}`,

@@ -104,7 +104,7 @@ export async function startUp(
     const backend = superviseChild(deps, {
       role: "backend",
       args: opts.args,
-      ports: { internal: config.mesh.backendPort, api: config.api.port },
+      ports: { internal: config.mesh.backendPort, api: config.api.port, metrics: config.metrics.port },
       peers: () => ({}),
       hop: hopFor(hopMaster, "backend"),
       box: { publicKey: box.publicKey.toString("base64url") },

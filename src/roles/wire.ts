@@ -23,7 +23,7 @@ export interface BootMessage {
   /** The role's own hop-signing key (derived by the supervisor), base64. */
   hop: { keyId: string; key: string };
   /** Internal ports to bind (a restart reuses what the first start got). */
-  ports: { internal: number; api?: number; ingest?: number };
+  ports: { internal: number; api?: number; ingest?: number; metrics?: number };
   /** Internal URLs of the roles this one talks to. */
   peers: Partial<Record<RoleName, string>>;
   /**

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
+import { createApiMetrics, startMetricsServer } from "../../src/api/metrics.ts";
 import { buildApiServer } from "../../src/api/server.ts";
 import { fixedClock, newId } from "../../src/core/index.ts";
 import type { DriverKind } from "../../src/db/index.ts";
@@ -31,6 +32,8 @@ import { freshDatabase, type TestDatabase } from "./db.ts";
 export interface TestApi {
   t: TestDatabase;
   url: string;
+  /** The metrics listener's base URL, when started with `metrics: true`. */
+  metricsUrl?: string;
   /** Tenancy services, plus the ingest base URL sources are shown under and the egress box key. */
   tenancy: SourceDeps & DeliverDeps;
   /** This API's egress box key pair: destination secrets are sealed to its public key. */
@@ -104,7 +107,18 @@ export interface TestResponse {
   json: any;
 }
 
-export async function startTestApi(kind: DriverKind, opts: { failureLimit?: number } = {}): Promise<TestApi> {
+export interface TestApiOptions {
+  failureLimit?: number;
+  /** `ZENMESH_API_TRUST_PROXY`: the proxies whose X-Forwarded-For entries are believed. */
+  trustProxy?: string;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxConnections?: number;
+  /** Also serve the metrics listener, on a free loopback port (`metricsUrl`). */
+  metrics?: boolean;
+}
+
+export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}): Promise<TestApi> {
   const t = await freshDatabase(kind);
   const clock = fixedClock(Date.now());
   const logs = captureLogs();
@@ -118,25 +132,39 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
     ingestBaseUrl: () => TEST_INGEST_BASE_URL,
     egressBoxKey: () => egressBox.publicKey,
   };
+  const metrics = createApiMetrics({ defaultMetrics: false });
   const app = buildApiServer({
     tenancy,
     logger: logs.logger,
     version: "test",
-    trustProxy: false,
+    trustProxy: opts.trustProxy ?? "",
     authFailureLimit: opts.failureLimit ?? 1000,
     authFailureWindowSeconds: 60,
     defaultMetrics: false,
+    metrics,
+    ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+    ...(opts.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections }),
     ingestBaseUrl: tenancy.ingestBaseUrl,
     egressBoxKey: tenancy.egressBoxKey,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const metricsServer = opts.metrics
+    ? await startMetricsServer({
+        registry: metrics.registry,
+        host: "127.0.0.1",
+        port: 0,
+        logger: logs.logger,
+      })
+    : undefined;
   const bodies: string[] = [];
   const operator = { type: "operator", id: "test" } as const;
 
   const api: TestApi = {
     t,
     url,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     tenancy,
     egressBox,
     clock,
@@ -237,6 +265,7 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
       return set.split(";")[0]!;
     },
     async close() {
+      await metricsServer?.close();
       await app.close();
       await t.close();
     },

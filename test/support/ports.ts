@@ -10,4 +10,5 @@ export const ANY_PORTS: Record<string, string> = {
   ZENMESH_EGRESS_INTERNAL_PORT: "0",
   ZENMESH_BFF_INTERNAL_PORT: "0",
   ZENMESH_JOIN_PORT: "0",
+  ZENMESH_METRICS_PORT: "0",
 };

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ZenError } from "../../core/index.ts";
 import { getUser, login, logout, membershipsOf, SESSION_COOKIE } from "../../tenancy/index.ts";
 import { checkNotBlocked, recordFailure, requirePrincipal } from "../auth.ts";
+import { clientIp } from "../client-address.ts";
 import type { RouteContext } from "../context.ts";
 import { defineRoute } from "../route.ts";
 
@@ -39,7 +40,7 @@ export function sessionRoutes(rc: RouteContext): void {
     },
     async handler(req, reply, { body }) {
       checkNotBlocked(rc.auth, req);
-      const r = await login(rc.tenancy, body, { correlationId: String(req.id), ip: req.ip });
+      const r = await login(rc.tenancy, body, { correlationId: String(req.id), ip: clientIp(req) });
       if (!r.ok) {
         recordFailure(rc.auth, req, "login");
         throw new ZenError("UNAUTHENTICATED", { message: "Invalid email or password." });
@@ -62,7 +63,7 @@ export function sessionRoutes(rc: RouteContext): void {
       const p = await requirePrincipal(rc.auth, req);
       if (p.kind !== "user")
         throw new ZenError("VALIDATION_FAILED", { message: "API keys have no session to end." });
-      await logout(rc.tenancy, p, { correlationId: String(req.id), ip: req.ip });
+      await logout(rc.tenancy, p, { correlationId: String(req.id), ip: clientIp(req) });
       reply.header("set-cookie", cookie("", 0));
       return undefined;
     },
