@@ -6,8 +6,10 @@
  *
  * Guards a hop against forgery (HMAC, RFC 2104, compared in constant time),
  * tampering with method, path, query or body, and replay: a timestamp window
- * (default ±300 s) plus a single-use nonce per key id, remembered for twice the
- * window. The nonce is claimed only after the MAC verifies, so a forger cannot
+ * (default ±300 s) plus a single-use nonce per key id, remembered for longer
+ * than a timestamp stays acceptable: the tolerance on each side, plus the one
+ * second a whole-second timestamp adds, plus a margin (NONCE_MARGIN_SECONDS)
+ * for the nonce store's clock and the time between check and claim. The nonce is claimed only after the MAC verifies, so a forger cannot
  * burn a legitimate signer's nonces. A nonce store that cannot answer makes
  * verification fail closed.
  */
@@ -19,6 +21,17 @@ import type { NonceStore } from "./nonce-store.ts";
 export const HOP_SIGNATURE_HEADER = "x-zen-signature";
 export const DEFAULT_HOP_TOLERANCE_SECONDS = 300;
 const DEFAULT_STORE_TIMEOUT_MS = 2000;
+/** Seconds a nonce is kept beyond the widest window its timestamp is accepted in. */
+export const NONCE_MARGIN_SECONDS = 5;
+
+/**
+ * How long a nonce must be remembered: a timestamp t is accepted while the
+ * verifier's whole second lies in [t - tolerance, t + tolerance], that is
+ * for up to 2 × tolerance + 1 seconds after the first accepted moment.
+ */
+export function hopNonceTtlMs(toleranceSeconds: number): number {
+  return (2 * toleranceSeconds + 1 + NONCE_MARGIN_SECONDS) * 1000;
+}
 
 export type HopRejectReason =
   | "missing"
@@ -159,7 +172,7 @@ export function createHopVerifier(opts: HopVerifierOptions): HopVerifier {
   if (!Number.isInteger(tolerance) || tolerance < 1) throw new Error("hop verifier: bad tolerance");
   const clock = opts.clock ?? systemClock;
   const storeTimeoutMs = opts.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-  const nonceTtlMs = tolerance * 2 * 1000;
+  const nonceTtlMs = hopNonceTtlMs(tolerance);
 
   return {
     async verify(method, path, body, header) {
