@@ -210,6 +210,18 @@ describe("X-Zen-Signature", () => {
     });
   });
 
+  it("refuses a key the caller does not own before spending a nonce on it", async () => {
+    const { signer, verifier, nonces } = setup();
+    const header = signer.sign("POST", "/p", body);
+    const own = (k: string) => k === "egress-v1";
+    assert.deepEqual(await verifier.verify("POST", "/p", body, header, own), {
+      ok: false,
+      reason: "foreign_key",
+    });
+    assert.equal((nonces as ReturnType<typeof memoryNonces>).claims, 0);
+    assert.equal((await verifier.verify("POST", "/p", body, header, (k) => k === "ingester-v1")).ok, true);
+  });
+
   it("refuses missing and malformed headers", async () => {
     const { signer, verifier } = setup();
     const good = signer.sign("POST", "/p", body);

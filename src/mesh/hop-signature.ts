@@ -37,6 +37,7 @@ export type HopRejectReason =
   | "missing"
   | "malformed"
   | "unknown_key"
+  | "foreign_key"
   | "stale"
   | "future"
   | "bad_signature"
@@ -70,11 +71,17 @@ export interface HopSigner {
 }
 
 export interface HopVerifier {
+  /**
+   * `ownKey` says whether a key id belongs to the caller (the peer of the
+   * connection); a key it refuses is `foreign_key`, before any MAC work or
+   * nonce is spent.
+   */
   verify(
     method: string,
     path: string,
     body: Uint8Array,
     header: string | undefined,
+    ownKey?: (keyId: string) => boolean,
   ): Promise<Result<VerifiedHop, HopRejectReason>>;
 }
 
@@ -175,7 +182,7 @@ export function createHopVerifier(opts: HopVerifierOptions): HopVerifier {
   const nonceTtlMs = hopNonceTtlMs(tolerance);
 
   return {
-    async verify(method, path, body, header) {
+    async verify(method, path, body, header, ownKey) {
       const reject = (reason: HopRejectReason, keyId?: string): { ok: false; reason: HopRejectReason } => {
         opts.onRejected?.(reason, keyId === undefined ? { method, path } : { method, path, keyId });
         return { ok: false, reason };
@@ -185,6 +192,7 @@ export function createHopVerifier(opts: HopVerifierOptions): HopVerifier {
       if (parts === undefined) return reject("malformed");
       const key = opts.keys(parts.keyId);
       if (key === undefined) return reject("unknown_key", parts.keyId);
+      if (ownKey !== undefined && !ownKey(parts.keyId)) return reject("foreign_key", parts.keyId);
       const expected = hmacSha256(key, hopSignedString(method, path, parts.timestamp, parts.nonce, body));
       if (!timingSafeEqualBytes(expected, parts.mac)) return reject("bad_signature", parts.keyId);
       const now = Math.floor(clock.now().getTime() / 1000);
