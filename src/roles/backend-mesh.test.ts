@@ -272,7 +272,7 @@ for (const kind of DRIVERS) {
       assert.equal(checked, 2 * (3 + 1 + 3), "the signed routes the matrix lists were all probed");
       const audited = await t.db.withTenant(SYSTEM_CHAIN, (tx) => listAudit(tx, { limit: 500 }));
       assert.ok(
-        audited.some((a) => a.action === "hop.rejected" && a.details?.["reason"] === "foreign_key"),
+        audited.some((a) => a.action === "hop.rejected" && a.details?.reason === "foreign_key"),
         "a hop signed with another workload's key is audited",
       );
     });
