@@ -24,6 +24,7 @@ import { createFileIdentity } from "./file-identity.ts";
 import { joinWithToken, svidFromChain } from "./join.ts";
 import { createPeerUrl, type PeerUrl } from "./peer-url.ts";
 import { createPushedIdentity } from "./pushed-identity.ts";
+import { createSystemListeners, type SystemListeners } from "./system-listeners.ts";
 import { type BootMessage, fromWire, type ReadyMessage, type ToChild } from "./wire.ts";
 
 export interface RunningRole {
@@ -60,6 +61,7 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
   const identity = createPushedIdentity(fromWire(boot.identity));
   const ingest = { url: defaultIngestUrl(config) };
   const egress = createPeerUrl(config.deliver.egressUrl);
+  const listeners = role === "egress" ? createSystemListeners(config) : undefined;
   process.on("message", (m) => {
     const msg = m as ToChild;
     if (msg?.type === "identity") identity.push(fromWire(msg.identity));
@@ -67,6 +69,7 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
       // An operator-set public URL wins over where the ingester happens to listen.
       if (msg.ingestUrl && config.ingest.publicUrl === undefined) ingest.url = msg.ingestUrl;
       if (msg.egressUrl) egress.set(msg.egressUrl);
+      if (msg.listeners) listeners?.report(msg.listeners);
     }
   });
   // The supervisor is gone: a role never outlives it.
@@ -80,6 +83,7 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
     ingestPort: boot.ports.ingest,
     ingestBaseUrl: () => ingest.url,
     egressUrl: egress,
+    systemListeners: listeners,
     ...(boot.box?.publicKey ? { egressBoxPublicKey: Buffer.from(boot.box.publicKey, "base64url") } : {}),
     ...(boot.box?.privateKey
       ? { egressBox: boxKeyPairFromPrivate(Buffer.from(boot.box.privateKey, "base64url")) }
@@ -111,6 +115,8 @@ interface RoleWiring {
   egressBoxPublicKey?: Buffer | undefined;
   /** Egress opens them with this. */
   egressBox?: BoxKeyPair | undefined;
+  /** zenmesh's own listeners (egress); default: those the configuration names. */
+  systemListeners?: SystemListeners | undefined;
 }
 
 function defaultIngestUrl(config: Config): string {
@@ -171,6 +177,7 @@ async function startRole(
     ingestPort: w.ingestPort,
     egressUrl: w.egressUrl,
     egressBox: w.egressBox,
+    systemListeners: w.systemListeners,
   });
   return { internalUrl: worker.internalUrl, publicUrls: worker.publicUrls, close: () => worker.close() };
 }

@@ -135,7 +135,18 @@ export async function startUp(
     const tellIngester = () => {
       if (egressUrl) workers.find((w) => w.role === "ingester")?.send({ type: "peers", egressUrl });
     };
-    backendOnReady = tellBackend;
+    // Egress never delivers to the system's own listeners: it hears of every one, as each role starts.
+    const tellEgress = () => {
+      const urls: string[] = [];
+      for (const c of [backend, ...workers]) {
+        if (c.ready) urls.push(c.ready.internal, ...Object.values(c.ready.public));
+      }
+      workers.find((w) => w.role === "egress")?.send({ type: "peers", listeners: urls });
+    };
+    backendOnReady = () => {
+      tellBackend();
+      tellEgress();
+    };
     const workers: SupervisedChild[] = [];
     for (const role of WORKER_ROLES) {
       const c = superviseChild(deps, {
@@ -149,6 +160,7 @@ export async function startUp(
         hop: hopFor(hopMaster, role),
         ...(role === "egress" ? { box: { privateKey: box.privateKey.toString("base64url") } } : {}),
         onReady: (msg) => {
+          tellEgress();
           if (msg.public.ingest) {
             ingestUrl = msg.public.ingest;
             tellBackend();
