@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   CLOUDEVENT_INVALID: 400,
   // Mesh and roles hardening: hop keys bound to the calling workload.
   HOP_KEY_FOREIGN: 403,
+  // Mesh and roles hardening: migrations run apart from the serving backend.
+  MIGRATION_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -75,6 +77,7 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   CLOUDEVENT_INVALID: "The CloudEvent is not valid.",
   // Mesh and roles hardening: hop keys bound to the calling workload.
   HOP_KEY_FOREIGN: "The hop signature was made with a key that does not belong to the calling workload.",
+  MIGRATION_FAILED: "The database migrations failed.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);

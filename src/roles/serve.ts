@@ -54,10 +54,17 @@ function waitForBoot(): Promise<BootMessage> {
   });
 }
 
+/** The configuration of a backend that serves without migrating: no owner connection in it. */
+export function withoutOwnerConnection(config: Config): Config {
+  return Object.freeze({ ...config, database: Object.freeze({ ...config.database, ownerUrl: undefined }) });
+}
+
 /** Under `zenmesh up`: identity and keys from the supervisor, renewed over IPC. */
 export async function serveSupervised(role: RoleName, config: Config, logger: Logger): Promise<RunningRole> {
   const boot = await waitForBoot();
   if (boot.role !== role) throw new ZenError("INTERNAL", { message: "the supervisor booted another role" });
+  // Migrated already: whatever a config file says, this process keeps no owner connection.
+  if (boot.migrated) config = withoutOwnerConnection(config);
   const identity = createPushedIdentity(fromWire(boot.identity));
   const ingest = { url: defaultIngestUrl(config) };
   const egress = createPeerUrl(config.deliver.egressUrl);
@@ -84,6 +91,7 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
     ingestBaseUrl: () => ingest.url,
     egressUrl: egress,
     systemListeners: listeners,
+    migrate: !boot.migrated,
     ...(boot.box?.publicKey ? { egressBoxPublicKey: Buffer.from(boot.box.publicKey, "base64url") } : {}),
     ...(boot.box?.privateKey
       ? { egressBox: boxKeyPairFromPrivate(Buffer.from(boot.box.privateKey, "base64url")) }
@@ -117,6 +125,8 @@ interface RoleWiring {
   egressBox?: BoxKeyPair | undefined;
   /** zenmesh's own listeners (egress); default: those the configuration names. */
   systemListeners?: SystemListeners | undefined;
+  /** The backend: false when the migrations already ran (it then only checks the schema is current). */
+  migrate?: boolean;
 }
 
 function defaultIngestUrl(config: Config): string {
@@ -159,6 +169,7 @@ async function startRole(
       ingestBaseUrl: w.ingestBaseUrl,
       egressUrl: w.egressUrl,
       egressBoxPublicKey: w.egressBoxPublicKey,
+      ...(w.migrate === false ? { migrate: false } : {}),
     });
     return { internalUrl: b.internalUrl, publicUrls: b.publicUrls, close: () => b.close() };
   }
@@ -203,7 +214,7 @@ async function fetchHopKey(config: Config, identity: IdentitySource, backendUrl:
 
 /** Production: one role per process, identity from SPIRE, files, a join token or the built-in CA. */
 export async function serveProduction(role: RoleName, config: Config, logger: Logger): Promise<RunningRole> {
-  assertProductionSafe(config, role);
+  assertProductionSafe(config, role, { serving: true });
   const td = config.mesh.trustDomain;
   const m = config.mesh;
   const onError = (err: unknown) => logger.error({ err, role }, "identity source error");

@@ -16,7 +16,7 @@ import type { Logger } from "../log/index.ts";
 import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT, systemHopKeyId } from "../mesh/hop-keys.ts";
 import { loadMasterKeyRing } from "../zenlock/index.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
-import { type SupervisedChild, superviseChild } from "./supervisor.ts";
+import { migrateInChild, type SupervisedChild, superviseChild } from "./supervisor.ts";
 import { VERSION } from "./version.ts";
 
 export const WORKER_ROLES = ["ingester", "egress", "bff"] as const satisfies readonly RoleName[];
@@ -99,6 +99,12 @@ export async function startUp(
     const hopMaster = deriveMasterHopKey(masterKeys);
     const deps = { config, ca, logger, out };
 
+    // PostgreSQL: the schema is migrated by a process of its own, which alone holds the owner
+    // connection; the backend then serves with the runtime credentials only. The embedded
+    // database has no owner credential to keep apart: its backend migrates as it opens it.
+    const migrated = config.database.url !== undefined;
+    if (migrated) await migrateInChild(opts.args, config.profile);
+
     let backendOnReady = () => {};
     const box = loadOrCreateEgressKey(config);
     const backend = superviseChild(deps, {
@@ -108,6 +114,7 @@ export async function startUp(
       peers: () => ({}),
       hop: hopFor(hopMaster, "backend"),
       box: { publicKey: box.publicKey.toString("base64url") },
+      migrated,
       onReady: () => backendOnReady(),
     });
     started.push(backend);

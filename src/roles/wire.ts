@@ -31,6 +31,8 @@ export interface BootMessage {
    * secrets), the public half to the backend (it seals them), base64url.
    */
   box?: { privateKey?: string; publicKey?: string };
+  /** The backend: the supervisor ran the migrations; serve without migrating or the owner connection. */
+  migrated?: boolean;
 }
 
 export interface IdentityMessage {
