@@ -6,9 +6,10 @@
  * keep-alive or resumed connection carries an earlier handshake's identity),
  * unsigned, forged, stale or replayed hops where a route requires
  * `X-Zen-Signature`, hops signed with a key that is not the peer's own
- * (checked here for every signed route, against `hopKeyOwner`), and oversized or slow requests. Certificates are
- * hot-swapped on renewal with `setSecureContext`, so new connections get the
- * new SVID while in-flight requests finish on the old one.
+ * (checked here for every signed route, against `hopKeyOwner`), and
+ * oversized or slow requests. Certificates are hot-swapped on renewal with
+ * `setSecureContext`, so new connections get the new SVID while in-flight
+ * requests finish on the old one.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
