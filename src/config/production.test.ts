@@ -180,6 +180,24 @@ describe("assertProductionSafe", () => {
     assert.doesNotMatch(m, /ZENMESH_DATABASE_URL \(/);
   });
 
+  test("refuses a serving backend that holds the owner connection: migrations are a step of their own", () => {
+    let message = "";
+    try {
+      assertProductionSafe(loadConfig({ env: SAFE }), "backend", { serving: true });
+    } catch (err) {
+      assert.ok(isZenError(err));
+      assert.equal(err.code, "CONFIG_INSECURE");
+      assert.ok(!err.message.includes(CANARY), err.message);
+      message = err.message;
+    }
+    assert.match(message, /ZENMESH_DATABASE_OWNER_URL \(database\.ownerUrl\): .*zenmesh migrate/);
+    assertProductionSafe(loadConfig({ env: { ...SAFE, ZENMESH_DATABASE_OWNER_URL: undefined } }), "backend", {
+      serving: true,
+    });
+    // The operator commands that open the database themselves may still be given it.
+    assertProductionSafe(loadConfig({ env: SAFE }));
+  });
+
   test("refuses Redis without TLS", () => {
     const m = insecure({ ZENMESH_REDIS_URL: `redis://:${CANARY}@cache.internal:6379` });
     assert.match(m, /ZENMESH_REDIS_URL \(redis\.url\): must use TLS/);

@@ -47,7 +47,16 @@ function identityProblems(config: Config, role: RoleName): string[] {
   ];
 }
 
-export function assertProductionSafe(config: Config, role: RoleName = "backend"): void {
+/**
+ * `serving`: the process is `serve <role>` (not an operator command or the
+ * migration step). A serving backend holds the runtime credentials only, so
+ * it refuses the owner connection: `zenmesh migrate` runs before it, apart.
+ */
+export function assertProductionSafe(
+  config: Config,
+  role: RoleName = "backend",
+  opts: { serving?: boolean } = {},
+): void {
   if (config.profile !== "production") return;
   const problems: string[] = [...identityProblems(config, role)];
   if (role !== "backend") {
@@ -109,6 +118,11 @@ export function assertProductionSafe(config: Config, role: RoleName = "backend")
   if (config.database.ownerUrl !== undefined) {
     const p = postgresTlsProblem(config.database.ownerUrl);
     if (p !== undefined) problems.push(`${settingName("database.ownerUrl")}: ${p}`);
+    if (opts.serving === true) {
+      problems.push(
+        `${settingName("database.ownerUrl")}: the serving backend holds the runtime connection only; run \`zenmesh migrate\` with the owner connection before starting it, and start it without`,
+      );
+    }
   }
   if (config.redis.url !== undefined && !isTlsRedisUrl(config.redis.url)) {
     problems.push(`${settingName("redis.url")}: must use TLS (a rediss:// URL)`);

@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   REVOKE_BEYOND_PERMISSIONS: 403,
   CURSOR_INVALID: 400,
   TEXT_NOT_ALLOWED: 400,
+  // Mesh and roles hardening: hop keys bound to the calling workload.
+  HOP_KEY_FOREIGN: 403,
+  // Mesh and roles hardening: migrations run apart from the serving backend.
+  MIGRATION_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -79,6 +83,9 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   REVOKE_BEYOND_PERMISSIONS: "Cannot revoke a key that holds permissions you do not hold.",
   CURSOR_INVALID: "The cursor is not valid for this list.",
   TEXT_NOT_ALLOWED: "The text holds invisible or control characters.",
+  // Mesh and roles hardening: hop keys bound to the calling workload.
+  HOP_KEY_FOREIGN: "The hop signature was made with a key that does not belong to the calling workload.",
+  MIGRATION_FAILED: "The database migrations failed.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);

@@ -146,6 +146,40 @@ describe("X-Zen-Signature", () => {
     assert.equal((await at(-300)).ok, true);
   });
 
+  it("remembers a nonce for longer than the widest window in which its timestamp is accepted", async () => {
+    // A nonce store that forgets a nonce when its ttl has run out, by the test's clock.
+    const clock = fixedClock(T0);
+    const expiries = new Map<string, number>();
+    const nonces: NonceStore = {
+      async claim(signer, nonce, ttlMs) {
+        const k = `${signer}\u0000${nonce}`;
+        const now = clock.now().getTime();
+        const until = expiries.get(k);
+        if (until !== undefined && until > now) return false;
+        expiries.set(k, now + ttlMs);
+        return true;
+      },
+    };
+    const tolerance = 300;
+    const verifier = createHopVerifier({
+      keys: (k) => (k === "ingester-v1" ? KEY : undefined),
+      nonces,
+      clock,
+      toleranceSeconds: tolerance,
+    });
+    const t0 = Date.parse(T0);
+    // Signed by a clock running `tolerance` seconds ahead: the earliest moment the verifier accepts it.
+    const ahead = fixedClock(t0 + tolerance * 1000);
+    const header = createHopSigner({ keyId: "ingester-v1", key: KEY, clock: ahead }).sign("POST", "/p", body);
+    assert.equal((await verifier.verify("POST", "/p", body, header)).ok, true);
+    // The timestamp stays acceptable until the verifier's whole second passes t + tolerance,
+    // that is for 2 × tolerance seconds plus the rest of the last second.
+    clock.set(new Date(t0 + 2 * tolerance * 1000 + 999));
+    assert.deepEqual(await verifier.verify("POST", "/p", body, header), { ok: false, reason: "replayed" });
+    clock.set(new Date(t0 + 2 * tolerance * 1000 + 1000));
+    assert.deepEqual(await verifier.verify("POST", "/p", body, header), { ok: false, reason: "stale" });
+  });
+
   it("refuses a one-byte change to the body, the method, the path or the query", async () => {
     const { signer, verifier } = setup();
     const header = signer.sign("POST", "/internal/events?a=1", body);
@@ -174,6 +208,18 @@ describe("X-Zen-Signature", () => {
       ok: false,
       reason: "unknown_key",
     });
+  });
+
+  it("refuses a key the caller does not own before spending a nonce on it", async () => {
+    const { signer, verifier, nonces } = setup();
+    const header = signer.sign("POST", "/p", body);
+    const own = (k: string) => k === "egress-v1";
+    assert.deepEqual(await verifier.verify("POST", "/p", body, header, own), {
+      ok: false,
+      reason: "foreign_key",
+    });
+    assert.equal((nonces as ReturnType<typeof memoryNonces>).claims, 0);
+    assert.equal((await verifier.verify("POST", "/p", body, header, (k) => k === "ingester-v1")).ok, true);
   });
 
   it("refuses missing and malformed headers", async () => {

@@ -6,8 +6,10 @@
  *
  * Guards a hop against forgery (HMAC, RFC 2104, compared in constant time),
  * tampering with method, path, query or body, and replay: a timestamp window
- * (default ±300 s) plus a single-use nonce per key id, remembered for twice the
- * window. The nonce is claimed only after the MAC verifies, so a forger cannot
+ * (default ±300 s) plus a single-use nonce per key id, remembered for longer
+ * than a timestamp stays acceptable: the tolerance on each side, plus the one
+ * second a whole-second timestamp adds, plus a margin (NONCE_MARGIN_SECONDS)
+ * for the nonce store's clock and the time between check and claim. The nonce is claimed only after the MAC verifies, so a forger cannot
  * burn a legitimate signer's nonces. A nonce store that cannot answer makes
  * verification fail closed.
  */
@@ -19,11 +21,23 @@ import type { NonceStore } from "./nonce-store.ts";
 export const HOP_SIGNATURE_HEADER = "x-zen-signature";
 export const DEFAULT_HOP_TOLERANCE_SECONDS = 300;
 const DEFAULT_STORE_TIMEOUT_MS = 2000;
+/** Seconds a nonce is kept beyond the widest window its timestamp is accepted in. */
+export const NONCE_MARGIN_SECONDS = 5;
+
+/**
+ * How long a nonce must be remembered: a timestamp t is accepted while the
+ * verifier's whole second lies in [t - tolerance, t + tolerance], that is
+ * for up to 2 × tolerance + 1 seconds after the first accepted moment.
+ */
+export function hopNonceTtlMs(toleranceSeconds: number): number {
+  return (2 * toleranceSeconds + 1 + NONCE_MARGIN_SECONDS) * 1000;
+}
 
 export type HopRejectReason =
   | "missing"
   | "malformed"
   | "unknown_key"
+  | "foreign_key"
   | "stale"
   | "future"
   | "bad_signature"
@@ -57,11 +71,17 @@ export interface HopSigner {
 }
 
 export interface HopVerifier {
+  /**
+   * `ownKey` says whether a key id belongs to the caller (the peer of the
+   * connection); a key it refuses is `foreign_key`, before any MAC work or
+   * nonce is spent.
+   */
   verify(
     method: string,
     path: string,
     body: Uint8Array,
     header: string | undefined,
+    ownKey?: (keyId: string) => boolean,
   ): Promise<Result<VerifiedHop, HopRejectReason>>;
 }
 
@@ -159,10 +179,10 @@ export function createHopVerifier(opts: HopVerifierOptions): HopVerifier {
   if (!Number.isInteger(tolerance) || tolerance < 1) throw new Error("hop verifier: bad tolerance");
   const clock = opts.clock ?? systemClock;
   const storeTimeoutMs = opts.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-  const nonceTtlMs = tolerance * 2 * 1000;
+  const nonceTtlMs = hopNonceTtlMs(tolerance);
 
   return {
-    async verify(method, path, body, header) {
+    async verify(method, path, body, header, ownKey) {
       const reject = (reason: HopRejectReason, keyId?: string): { ok: false; reason: HopRejectReason } => {
         opts.onRejected?.(reason, keyId === undefined ? { method, path } : { method, path, keyId });
         return { ok: false, reason };
@@ -172,6 +192,7 @@ export function createHopVerifier(opts: HopVerifierOptions): HopVerifier {
       if (parts === undefined) return reject("malformed");
       const key = opts.keys(parts.keyId);
       if (key === undefined) return reject("unknown_key", parts.keyId);
+      if (ownKey !== undefined && !ownKey(parts.keyId)) return reject("foreign_key", parts.keyId);
       const expected = hmacSha256(key, hopSignedString(method, path, parts.timestamp, parts.nonce, body));
       if (!timingSafeEqualBytes(expected, parts.mac)) return reject("bad_signature", parts.keyId);
       const now = Math.floor(clock.now().getTime() / 1000);

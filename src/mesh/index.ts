@@ -24,7 +24,9 @@ export {
   type HopSigner,
   type HopVerifier,
   type HopVerifierOptions,
+  hopNonceTtlMs,
   hopSignedString,
+  NONCE_MARGIN_SECONDS,
   parseHopSignature,
   type VerifiedHop,
 } from "./hop-signature.ts";

@@ -5,9 +5,11 @@
  * the endpoint (403 PEER_NOT_ALLOWED, checked on every request, since a
  * keep-alive or resumed connection carries an earlier handshake's identity),
  * unsigned, forged, stale or replayed hops where a route requires
- * `X-Zen-Signature`, and oversized or slow requests. Certificates are
- * hot-swapped on renewal with `setSecureContext`, so new connections get the
- * new SVID while in-flight requests finish on the old one.
+ * `X-Zen-Signature`, hops signed with a key that is not the peer's own
+ * (checked here for every signed route, against `hopKeyOwner`), and
+ * oversized or slow requests. Certificates are hot-swapped on renewal with
+ * `setSecureContext`, so new connections get the new SVID while in-flight
+ * requests finish on the old one.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
@@ -70,6 +72,12 @@ export interface InternalServerOptions {
   host?: string;
   port?: number;
   hopVerifier?: HopVerifier;
+  /**
+   * The SPIFFE ID a hop key belongs to (undefined: nobody's). Required with a
+   * hop verifier: a signature verifies only when its key belongs to the
+   * workload of the client certificate, on every signed route.
+   */
+  hopKeyOwner?: (keyId: string) => string | undefined;
   clock?: Clock;
   /** Default 1 MiB; larger bodies get 413. */
   maxBodyBytes?: number;
@@ -94,6 +102,7 @@ const REJECTION_CODES: Record<HopRejectReason, ErrorCode> = {
   missing: "HOP_SIGNATURE_INVALID",
   malformed: "HOP_SIGNATURE_INVALID",
   unknown_key: "HOP_SIGNATURE_INVALID",
+  foreign_key: "HOP_KEY_FOREIGN",
   bad_signature: "HOP_SIGNATURE_INVALID",
   stale: "HOP_STALE",
   future: "HOP_STALE",
@@ -141,6 +150,9 @@ function encodeBody(res: InternalResponse): { body: Buffer | undefined; contentT
 }
 
 function compileRoutes(opts: InternalServerOptions): Map<string, Map<InternalMethod, CompiledRoute>> {
+  if (opts.hopVerifier !== undefined && opts.hopKeyOwner === undefined) {
+    throw new Error("an internal server with a hop verifier needs hopKeyOwner");
+  }
   const byPath = new Map<string, Map<InternalMethod, CompiledRoute>>();
   for (const route of opts.routes) {
     if (!route.path.startsWith("/") || /[?#]/.test(route.path)) {
@@ -227,6 +239,7 @@ export async function createInternalServer(opts: InternalServerOptions): Promise
               url,
               body,
               typeof header === "string" ? header : undefined,
+              (keyId) => opts.hopKeyOwner?.(keyId) === spiffeId,
             );
       if (!verdict.ok) {
         log?.warn(

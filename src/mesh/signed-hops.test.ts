@@ -64,6 +64,7 @@ async function signedServer(nonces: NonceStore) {
     identity: staticIdentity(svids.backend),
     trustDomain: TD,
     hopVerifier: createHopVerifier({ keys: (k) => (k === "ingester-v1" ? KEY : undefined), nonces }),
+    hopKeyOwner: (k) => (k === "ingester-v1" ? id("ingester") : undefined),
     audit: async (entry) => {
       audits.push(entry);
     },
@@ -221,6 +222,27 @@ describe("signed hops when the nonce store is down", () => {
     } finally {
       await ctx.server.close();
     }
+  });
+
+  it("refuses to start with a hop verifier but no owner for its keys", async () => {
+    const ca = await testCa();
+    await assert.rejects(
+      createInternalServer({
+        identity: staticIdentity(await ca.issue("backend")),
+        trustDomain: TD,
+        hopVerifier: createHopVerifier({ keys: () => KEY, nonces: { claim: async () => true } }),
+        routes: [
+          {
+            method: "POST",
+            path: PATH,
+            allow: [id("ingester")],
+            signed: "required",
+            handler: async () => ({ status: 200 }),
+          },
+        ],
+      }),
+      /needs hopKeyOwner/,
+    );
   });
 
   it("refuses to start a route that requires signatures without a verifier", async () => {

@@ -17,7 +17,15 @@ import { loadConfig } from "../config/index.ts";
 import { systemClock } from "../core/index.ts";
 import { createJoinToken, createKeyAndCsr, type Svid } from "../identity/index.ts";
 import { captureLogs } from "../log/testing.ts";
-import { createHopSigner, createInternalClient, HOP_SIGNATURE_HEADER } from "../mesh/index.ts";
+import {
+  createHopSigner,
+  createInternalClient,
+  deriveHopKey,
+  deriveMasterHopKey,
+  HOP_SIGNATURE_HEADER,
+  SYSTEM_HOP_TENANT,
+  systemHopKeyId,
+} from "../mesh/index.ts";
 import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../zenlock/index.ts";
 import { type BackendDelivery, startBackendDelivery } from "./backend-deliver.ts";
 import { type BackendMesh, startBackendMesh } from "./backend-mesh.ts";
@@ -219,6 +227,54 @@ for (const kind of DRIVERS) {
       } finally {
         await client.close();
       }
+    });
+
+    test("every signed route refuses a hop signed with another workload's key, even when it verifies", async () => {
+      const hopMaster = deriveMasterHopKey(svc.masterKeys);
+      const signerFor = (role: string) =>
+        createHopSigner({
+          keyId: systemHopKeyId(role),
+          key: deriveHopKey(hopMaster, SYSTEM_HOP_TENANT, role),
+        });
+      const roles = ["ingester", "egress", "bff"];
+      const svids = new Map<string, Svid>();
+      for (const role of roles) svids.set(role, await pki.issue(role));
+      const call = (route: { method: string; path: string }, role: string, header: string | undefined) =>
+        rawRequest(mesh.server.url, {
+          method: route.method,
+          path: route.path,
+          svid: svids.get(role),
+          ca: pki.ca.bundlePem(),
+          body: route.method === "GET" ? "" : "{}",
+          headers: header === undefined ? {} : { [HOP_SIGNATURE_HEADER]: header },
+        });
+      let checked = 0;
+      for (const route of mesh.routes) {
+        for (const allowed of route.allow) {
+          const caller = allowed.slice(`spiffe://${TD}/`.length);
+          if (!roles.includes(caller)) continue;
+          // A signed route answers an unsigned hop with 401 HOP_SIGNATURE_INVALID; the others are out of scope.
+          const unsigned = await call(route, caller, undefined);
+          if (!(unsigned.status === 401 && errorCode(unsigned.body) === "HOP_SIGNATURE_INVALID")) continue;
+          for (const other of roles.filter((r) => r !== caller)) {
+            const body = route.method === "GET" ? "" : "{}";
+            const header = signerFor(other).sign(route.method, route.path, Buffer.from(body));
+            const r = await call(route, caller, header);
+            const what = `${route.method} ${route.path} as ${caller} signed with ${other}'s key`;
+            assert.equal(r.status, 403, `${what}: ${r.status} ${r.body}`);
+            assert.equal(errorCode(r.body), "HOP_KEY_FOREIGN", what);
+            checked++;
+          }
+        }
+      }
+      // /internal/events, /internal/sources, /internal/deliveries/release (ingester), /internal/delivery-results
+      // (egress) and /internal/heartbeat (all three): every one of them, each with both other keys.
+      assert.equal(checked, 2 * (3 + 1 + 3), "the signed routes the matrix lists were all probed");
+      const audited = await t.db.withTenant(SYSTEM_CHAIN, (tx) => listAudit(tx, { limit: 500 }));
+      assert.ok(
+        audited.some((a) => a.action === "hop.rejected" && a.details?.reason === "foreign_key"),
+        "a hop signed with another workload's key is audited",
+      );
     });
 
     test("a join token names the workload: a CSR cannot ask for another identity", async () => {

@@ -2,7 +2,8 @@
  * The backend's internal (mTLS) API: what the other roles and the operator
  * may ask of it. Every route names the workloads it admits; hops from the
  * roles are signed (X-Zen-Signature) and the signing key must belong to the
- * same workload as the client certificate. Refused hops are audited in the
+ * same workload as the client certificate (the internal server checks it on
+ * every signed route). Refused hops are audited in the
  * system chain.
  */
 import type { Redis } from "ioredis";
@@ -109,13 +110,8 @@ export async function startBackendMesh(
   const heartbeats = new Map<string, Heartbeat>();
   const signed = config.mesh.hopSigning ? "required" : "optional";
 
-  /** A signature made with another workload's key is refused even if it verifies. */
-  function assertOwnKey(req: InternalRequest): void {
-    if (req.hopKeyId === undefined) return;
-    if (req.hopKeyId !== systemHopKeyId(peerPath(req.peer.spiffeId))) {
-      throw new ZenError("FORBIDDEN", { message: "The hop key does not belong to the calling workload." });
-    }
-  }
+  /** Whose each hop key is: the server refuses, on every signed route, a key that is not the peer's. */
+  const keyOwners = new Map<string, string>(ROLE_PEERS.map((role) => [systemHopKeyId(role), id(role)]));
 
   let closing = false;
   const routes: InternalRoute[] = [
@@ -145,7 +141,6 @@ export async function startBackendMesh(
       allow: ROLE_PEERS.map(id),
       signed,
       async handler(req) {
-        assertOwnKey(req);
         const body = json<{ pid?: unknown; version?: unknown; started_at?: unknown; failures?: unknown }>(
           req,
         );
@@ -211,6 +206,7 @@ export async function startBackendMesh(
     // Ingesters send batches of up to 8 MiB of events, base64 in JSON; egress sends results.
     maxBodyBytes: 32 * 1024 * 1024,
     hopVerifier,
+    hopKeyOwner: (keyId) => keyOwners.get(keyId),
     async audit(entry) {
       await appendAuditIn(svc.db, {
         tenantId: null,

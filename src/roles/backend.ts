@@ -43,9 +43,11 @@ export async function startBackend(
     egressUrl?: PeerUrl | undefined;
     /** Egress's public box key: destination secrets are sealed to it. */
     egressBoxPublicKey?: Buffer | undefined;
+    /** False: the migrations ran before this process started; only check the schema is current. */
+    migrate?: boolean;
   },
 ): Promise<RunningBackend> {
-  const services = await openServices(config);
+  const services = await openServices(config, opts.migrate === false ? { migrate: false } : {});
   const maintenance = startMaintenance(services, logger);
   const delivery = startBackendDelivery(services, config, logger, opts.identity);
   opts.egressUrl?.onChange((url) => delivery.setEgressUrl(url));

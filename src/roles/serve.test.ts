@@ -35,7 +35,7 @@ import { createTenant, PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 import { generateMasterKey } from "../zenlock/index.ts";
 import { type RunningBackend, startBackend } from "./backend.ts";
 import type { Heartbeat } from "./backend-mesh.ts";
-import { type RunningRole, serveProduction } from "./serve.ts";
+import { type RunningRole, serveProduction, withoutOwnerConnection } from "./serve.ts";
 
 /** The backend issues the joined role short SVIDs, so its renewal over mTLS runs within the test. */
 const JOINED_SVID_TTL_SECONDS = 6;
@@ -446,5 +446,24 @@ describe("zenmesh serve <role> in production", () => {
       (err: unknown) =>
         isZenError(err) && err.code === "CONFIG_INSECURE" && /ZENMESH_BACKEND_URL/.test(err.message),
     );
+  });
+});
+
+describe("a backend the supervisor migrated for", () => {
+  test("keeps no owner connection in its configuration, whatever the configuration said", () => {
+    const config = loadConfig({
+      env: {
+        ZENMESH_DATA_DIR: "/tmp/zm-owner",
+        ZENMESH_DATABASE_URL: "postgres://app@127.0.0.1:5432/zen",
+        ZENMESH_DATABASE_OWNER_URL: "postgres://owner:secret@127.0.0.1:5432/zen",
+      },
+      argv: [],
+    });
+    assert.equal(config.database.ownerUrl, "postgres://owner:secret@127.0.0.1:5432/zen");
+    const served = withoutOwnerConnection(config);
+    assert.equal(served.database.ownerUrl, undefined);
+    assert.ok(!JSON.stringify(served).includes("owner:secret"));
+    assert.equal(served.database.url, config.database.url);
+    assert.deepEqual({ ...served, database: undefined }, { ...config, database: undefined });
   });
 });

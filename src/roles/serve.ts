@@ -24,6 +24,7 @@ import { createFileIdentity } from "./file-identity.ts";
 import { joinWithToken, svidFromChain } from "./join.ts";
 import { createPeerUrl, type PeerUrl } from "./peer-url.ts";
 import { createPushedIdentity } from "./pushed-identity.ts";
+import { createSystemListeners, type SystemListeners } from "./system-listeners.ts";
 import { type BootMessage, fromWire, type ReadyMessage, type ToChild } from "./wire.ts";
 
 export interface RunningRole {
@@ -53,13 +54,21 @@ function waitForBoot(): Promise<BootMessage> {
   });
 }
 
+/** The configuration of a backend that serves without migrating: no owner connection in it. */
+export function withoutOwnerConnection(config: Config): Config {
+  return Object.freeze({ ...config, database: Object.freeze({ ...config.database, ownerUrl: undefined }) });
+}
+
 /** Under `zenmesh up`: identity and keys from the supervisor, renewed over IPC. */
 export async function serveSupervised(role: RoleName, config: Config, logger: Logger): Promise<RunningRole> {
   const boot = await waitForBoot();
   if (boot.role !== role) throw new ZenError("INTERNAL", { message: "the supervisor booted another role" });
+  // Migrated already: whatever a config file says, this process keeps no owner connection.
+  if (boot.migrated) config = withoutOwnerConnection(config);
   const identity = createPushedIdentity(fromWire(boot.identity));
   const ingest = { url: defaultIngestUrl(config) };
   const egress = createPeerUrl(config.deliver.egressUrl);
+  const listeners = role === "egress" ? createSystemListeners(config) : undefined;
   process.on("message", (m) => {
     const msg = m as ToChild;
     if (msg?.type === "identity") identity.push(fromWire(msg.identity));
@@ -67,6 +76,7 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
       // An operator-set public URL wins over where the ingester happens to listen.
       if (msg.ingestUrl && config.ingest.publicUrl === undefined) ingest.url = msg.ingestUrl;
       if (msg.egressUrl) egress.set(msg.egressUrl);
+      if (msg.listeners) listeners?.report(msg.listeners);
     }
   });
   // The supervisor is gone: a role never outlives it.
@@ -81,6 +91,8 @@ export async function serveSupervised(role: RoleName, config: Config, logger: Lo
     ingestPort: boot.ports.ingest,
     ingestBaseUrl: () => ingest.url,
     egressUrl: egress,
+    systemListeners: listeners,
+    migrate: !boot.migrated,
     ...(boot.box?.publicKey ? { egressBoxPublicKey: Buffer.from(boot.box.publicKey, "base64url") } : {}),
     ...(boot.box?.privateKey
       ? { egressBox: boxKeyPairFromPrivate(Buffer.from(boot.box.privateKey, "base64url")) }
@@ -113,6 +125,10 @@ interface RoleWiring {
   egressBoxPublicKey?: Buffer | undefined;
   /** Egress opens them with this. */
   egressBox?: BoxKeyPair | undefined;
+  /** zenmesh's own listeners (egress); default: those the configuration names. */
+  systemListeners?: SystemListeners | undefined;
+  /** The backend: false when the migrations already ran (it then only checks the schema is current). */
+  migrate?: boolean;
 }
 
 function defaultIngestUrl(config: Config): string {
@@ -156,6 +172,7 @@ async function startRole(
       ingestBaseUrl: w.ingestBaseUrl,
       egressUrl: w.egressUrl,
       egressBoxPublicKey: w.egressBoxPublicKey,
+      ...(w.migrate === false ? { migrate: false } : {}),
     });
     return { internalUrl: b.internalUrl, publicUrls: b.publicUrls, close: () => b.close() };
   }
@@ -174,6 +191,7 @@ async function startRole(
     ingestPort: w.ingestPort,
     egressUrl: w.egressUrl,
     egressBox: w.egressBox,
+    systemListeners: w.systemListeners,
   });
   return { internalUrl: worker.internalUrl, publicUrls: worker.publicUrls, close: () => worker.close() };
 }
@@ -199,7 +217,7 @@ async function fetchHopKey(config: Config, identity: IdentitySource, backendUrl:
 
 /** Production: one role per process, identity from SPIRE, files, a join token or the built-in CA. */
 export async function serveProduction(role: RoleName, config: Config, logger: Logger): Promise<RunningRole> {
-  assertProductionSafe(config, role);
+  assertProductionSafe(config, role, { serving: true });
   const td = config.mesh.trustDomain;
   const m = config.mesh;
   const onError = (err: unknown) => logger.error({ err, role }, "identity source error");

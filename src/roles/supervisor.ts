@@ -5,11 +5,14 @@
  * processes on loopback, hands each its SVID and hop key over IPC, renews
  * the SVIDs at half-life with jitter, restarts a crashed role with backoff,
  * and stops them all on SIGINT/SIGTERM. Only the backend child opens the
- * database; the others hold no database or Redis credentials.
+ * database; the others hold no database or Redis credentials. Migrations run
+ * first, in a `zenmesh migrate` child of their own (`migrateInChild`): the
+ * serving backend is started without the owner connection.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Config, RoleName } from "../config/index.ts";
+import { ZenError } from "../core/index.ts";
 import type { CertificateAuthority } from "../identity/index.ts";
 import type { Svid } from "../identity/types.ts";
 import type { Logger } from "../log/index.ts";
@@ -28,6 +31,8 @@ export interface ChildSpec {
   peers: () => BootMessage["peers"];
   hop: BootMessage["hop"];
   box?: BootMessage["box"];
+  /** The backend: migrations already ran, so it neither migrates nor holds the owner connection. */
+  migrated?: boolean;
   /** Called on every ready message (first start and restarts). */
   onReady?(msg: ReadyMessage): void;
 }
@@ -124,7 +129,7 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
         stdio: ["ignore", "inherit", "inherit", "ipc"],
         serialization: "json",
         env: {
-          ...(backend ? process.env : envWithoutSecrets(process.env)),
+          ...(backend ? envWithoutOwner(process.env) : envWithoutSecrets(process.env)),
           ZENMESH_PROFILE: deps.config.profile,
         },
       },
@@ -177,6 +182,7 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
       identity: toWire(svid),
       hop: spec.hop,
       ...(spec.box ? { box: spec.box } : {}),
+      ...(spec.migrated ? { migrated: true } : {}),
       ports: { ...spec.ports },
       peers: spec.peers(),
     };
@@ -212,6 +218,40 @@ export const BACKEND_ONLY_ENV = [
   "ZENMESH_CONFIG",
 ];
 const BACKEND_ONLY_FLAGS = new Set(["--database-url", "--config"]);
+
+/** Settings only the migration step holds: the serving backend runs with the runtime credentials. */
+export const MIGRATION_ONLY_ENV = ["ZENMESH_DATABASE_OWNER_URL"];
+
+export function envWithoutOwner(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of MIGRATION_ONLY_ENV) delete out[k];
+  return out;
+}
+
+/**
+ * `zenmesh migrate` as a child process, with the supervisor's whole
+ * environment and flags (the owner connection, and the master-key settings
+ * a migration may need), before the backend starts. Rejects unless it
+ * exits 0.
+ */
+export function migrateInChild(args: string[], profile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(MAIN, ["migrate", ...args], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, ZENMESH_PROFILE: profile },
+    });
+    proc.once("error", reject);
+    proc.once("exit", (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new ZenError("MIGRATION_FAILED", {
+            message: `\`zenmesh migrate\` failed (${signal ?? `exit code ${code}`}); the backend was not started`,
+          }),
+        );
+    });
+  });
+}
 
 export function envWithoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };

@@ -16,7 +16,7 @@ import type { Logger } from "../log/index.ts";
 import { deriveHopKey, deriveMasterHopKey, SYSTEM_HOP_TENANT, systemHopKeyId } from "../mesh/hop-keys.ts";
 import { loadMasterKeyRing } from "../zenlock/index.ts";
 import { type DataDirLock, lockDataDir } from "./lock.ts";
-import { type SupervisedChild, superviseChild } from "./supervisor.ts";
+import { migrateInChild, type SupervisedChild, superviseChild } from "./supervisor.ts";
 import { VERSION } from "./version.ts";
 
 export const WORKER_ROLES = ["ingester", "egress", "bff"] as const satisfies readonly RoleName[];
@@ -99,6 +99,12 @@ export async function startUp(
     const hopMaster = deriveMasterHopKey(masterKeys);
     const deps = { config, ca, logger, out };
 
+    // PostgreSQL: the schema is migrated by a process of its own, which alone holds the owner
+    // connection; the backend then serves with the runtime credentials only. The embedded
+    // database has no owner credential to keep apart: its backend migrates as it opens it.
+    const migrated = config.database.url !== undefined;
+    if (migrated) await migrateInChild(opts.args, config.profile);
+
     let backendOnReady = () => {};
     const box = loadOrCreateEgressKey(config);
     const backend = superviseChild(deps, {
@@ -108,6 +114,7 @@ export async function startUp(
       peers: () => ({}),
       hop: hopFor(hopMaster, "backend"),
       box: { publicKey: box.publicKey.toString("base64url") },
+      migrated,
       onReady: () => backendOnReady(),
     });
     started.push(backend);
@@ -135,7 +142,18 @@ export async function startUp(
     const tellIngester = () => {
       if (egressUrl) workers.find((w) => w.role === "ingester")?.send({ type: "peers", egressUrl });
     };
-    backendOnReady = tellBackend;
+    // Egress never delivers to the system's own listeners: it hears of every one, as each role starts.
+    const tellEgress = () => {
+      const urls: string[] = [];
+      for (const c of [backend, ...workers]) {
+        if (c.ready) urls.push(c.ready.internal, ...Object.values(c.ready.public));
+      }
+      workers.find((w) => w.role === "egress")?.send({ type: "peers", listeners: urls });
+    };
+    backendOnReady = () => {
+      tellBackend();
+      tellEgress();
+    };
     const workers: SupervisedChild[] = [];
     for (const role of WORKER_ROLES) {
       const c = superviseChild(deps, {
@@ -149,6 +167,7 @@ export async function startUp(
         hop: hopFor(hopMaster, role),
         ...(role === "egress" ? { box: { privateKey: box.privateKey.toString("base64url") } } : {}),
         onReady: (msg) => {
+          tellEgress();
           if (msg.public.ingest) {
             ingestUrl = msg.public.ingest;
             tellBackend();

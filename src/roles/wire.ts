@@ -31,6 +31,8 @@ export interface BootMessage {
    * secrets), the public half to the backend (it seals them), base64url.
    */
   box?: { privateKey?: string; publicKey?: string };
+  /** The backend: the supervisor ran the migrations; serve without migrating or the owner connection. */
+  migrated?: boolean;
 }
 
 export interface IdentityMessage {
@@ -41,12 +43,14 @@ export interface IdentityMessage {
 /**
  * Where other roles listen, once they do: the ingester's public URL (the
  * ingest URLs sources show) for the backend, egress's internal URL for the
- * backend and the ingester.
+ * backend and the ingester, and every listener of the system for egress
+ * (which never delivers to them).
  */
 export interface PeersMessage {
   type: "peers";
   ingestUrl?: string;
   egressUrl?: string;
+  listeners?: string[];
 }
 
 export type ToChild = BootMessage | IdentityMessage | PeersMessage;

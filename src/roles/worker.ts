@@ -19,6 +19,7 @@ import {
 } from "../mesh/index.ts";
 import { createFastPath } from "./fast-path.ts";
 import type { PeerUrl } from "./peer-url.ts";
+import { createSystemListeners, type SystemListeners } from "./system-listeners.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningWorker {
@@ -42,6 +43,8 @@ export interface WorkerOptions {
   egressUrl?: PeerUrl | undefined;
   /** Egress's box key (egress only). */
   egressBox?: BoxKeyPair | undefined;
+  /** zenmesh's own listeners, which egress never delivers to; default: those the configuration names. */
+  systemListeners?: SystemListeners | undefined;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
@@ -56,6 +59,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     hopSigner: createHopSigner({ keyId: opts.hop.keyId, key: opts.hop.key }),
   });
   let egress: RunningEgress | undefined;
+  let systemListeners: SystemListeners | undefined;
   if (opts.role === "egress") {
     if (!opts.egressBox) {
       throw new ZenError("CONFIG_INVALID", { message: "egress needs its box key (ZENMESH_EGRESS_KEY_FILE)" });
@@ -63,11 +67,22 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     // Each role loads only its own data path.
     const { startEgress } = await import("../deliver/egress/index.ts");
     const { parseCidrList } = await import("../deliver/ssrf/ip.ts");
+    const { systemLookup } = await import("../deliver/ssrf/guard.ts");
     const text = opts.config.deliver.allowCidrs;
     const cidrs = text.trim() === "" ? { ok: true as const, value: [] } : parseCidrList(text);
     if (!cidrs.ok)
       throw new ZenError("CONFIG_INVALID", { message: `ZENMESH_EGRESS_ALLOW_CIDRS: ${cidrs.reason}` });
+    const own = opts.systemListeners ?? createSystemListeners(opts.config);
+    systemListeners = own;
+    const unresolved = await own.resolveNames(systemLookup, 5000);
+    if (unresolved.length > 0) {
+      opts.logger.warn(
+        { hosts: unresolved },
+        "egress could not resolve these names of zenmesh's own listeners: their addresses are not known as its own",
+      );
+    }
     egress = startEgress({
+      systemListeners: () => own.list(),
       backend: () => backend,
       box: opts.egressBox,
       allowCidrs: cidrs.value,
@@ -98,6 +113,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     // Dispatch batches carry payloads (up to 16 MiB each, base64 in JSON).
     ...(egress ? { maxBodyBytes: 64 * 1024 * 1024 } : {}),
   });
+  systemListeners?.add(server.url);
   const fastPath =
     opts.role === "ingester"
       ? createFastPath({

@@ -360,6 +360,63 @@ describe("delivery through zenmesh up", () => {
     );
   });
 
+  test("egress refuses zenmesh's own listeners although 127.0.0.1 is allow-listed, and still delivers to the receiver beside them", async () => {
+    const endpoints = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as Record<string, string>;
+    const mesh = JSON.parse(readFileSync(join(dir, "run", "mesh.json"), "utf8")) as {
+      internal: Record<string, string>;
+    };
+    const own = [endpoints.api!, endpoints.ingest!, ...Object.values(mesh.internal)];
+    assert.equal(own.length, 6, JSON.stringify(own));
+    const src = await call("POST", `/v1/projects/${projectId}/sources`, {
+      name: "github own listeners",
+      scheme: "github",
+      allow_plain_http: true,
+    });
+    assert.equal(src.status, 201, src.text);
+    const targets: { url: string; id: string }[] = [];
+    for (const [i, base] of own.entries()) {
+      const u = new URL(base);
+      // The dev listeners speak plain http (API, ingest) or https (internal); point at each as it is.
+      const d = await call("POST", `/v1/projects/${projectId}/destinations`, {
+        name: `own ${i}`,
+        url: `${u.protocol}//127.0.0.1:${u.port}/v1/projects`,
+        allow_plain_http: true,
+        timeout_ms: 2000,
+        retry: { schedule_seconds: [1] },
+      });
+      assert.equal(d.status, 201, d.text);
+      targets.push({ url: `${u.protocol}//127.0.0.1:${u.port}`, id: d.json.id });
+    }
+    const receiverDst = await destination("/beside-own");
+    for (const d of [...targets, receiverDst]) {
+      const sub = await call("POST", `/v1/projects/${projectId}/subscriptions`, {
+        destination_id: d.id,
+        source_ids: [src.json.id],
+      });
+      assert.equal(sub.status, 201, sub.text);
+    }
+    const body = JSON.stringify({ ref: "refs/heads/own-listeners", n: randomUUID() });
+    const sent = await until("the own-listeners source to reach the ingester", async () => {
+      const x = await send(body, githubHeaders(src.json.secret, body), src.json.ingest_url);
+      return x.status === 202 ? x : undefined;
+    });
+    await until("the event at the receiver", async () =>
+      arrivals.get("/beside-own")!.some((a) => a.id === sent.json.id) ? true : undefined,
+    );
+    for (const t of targets) {
+      const attempts = await until(`a refused attempt at ${t.url}`, async () => {
+        const [dlv] = await deliveriesOf(t.id);
+        if (!dlv || dlv.attempts === 0) return undefined;
+        const r = await call("GET", `/v1/projects/${projectId}/deliveries/${dlv.id}`);
+        return r.json.attempt_history as { error_class: string | null; detail: string | null }[];
+      });
+      for (const a of attempts) {
+        assert.equal(a.error_class, "ssrf_refused", `${t.url}: ${JSON.stringify(a)}`);
+        assert.match(a.detail ?? "", /zenmesh's own listener/, t.url);
+      }
+    }
+  });
+
   test("bearer and basic credentials arrive at the target and appear nowhere else", async () => {
     const hex = () => randomBytes(12).toString("hex");
     const token = `tokcanary${hex()}`;

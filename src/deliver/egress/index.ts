@@ -13,6 +13,7 @@ import type { BoxKeyPair } from "../box.ts";
 import { createSender } from "../http/sender.ts";
 import type { Lookup } from "../ssrf/guard.ts";
 import type { Cidr } from "../ssrf/ip.ts";
+import type { ListenerAddress } from "../ssrf/system-listeners.ts";
 import type { DispatchBatch } from "../types.ts";
 import { createDispatcher, type Dispatcher } from "./dispatcher.ts";
 import { createReporter } from "./reporter.ts";
@@ -58,9 +59,12 @@ export function startEgress(opts: {
   clock: Clock;
   userAgent: string;
   lookup?: Lookup;
+  /** zenmesh's own listeners, as known now: refused whatever the allow-list says. */
+  systemListeners: () => readonly ListenerAddress[];
 }): RunningEgress {
   const sender = createSender({
     allowCidrs: opts.allowCidrs,
+    systemListeners: opts.systemListeners,
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
   const reporter = createReporter({ backend: opts.backend, logger: opts.logger });

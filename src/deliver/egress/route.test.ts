@@ -31,6 +31,7 @@ describe("egress's dispatch route", () => {
       logger: captureLogs().logger,
       clock: systemClock,
       userAgent: "zenmesh/test",
+      systemListeners: () => [],
     });
     server = await createInternalServer({
       identity,

@@ -202,6 +202,43 @@ describe("createSender: the SSRF guard holds before any socket opens", () => {
   });
 });
 
+describe("createSender: zenmesh's own listeners", () => {
+  test("refuses the system's own listeners whatever the allow-list says, and still delivers to other allow-listed ports", async () => {
+    const api = await serve(answer(200));
+    const mesh = await serve(answer(200), { host: "0.0.0.0" });
+    const receiver = await serve(answer(200));
+    const s = sender({
+      lookup: fakeLookup({ "own.test": ["127.0.0.1"], localhost: ["::1", "127.0.0.1"] }),
+      allowCidrs: cidrs("127.0.0.0/8,::1/128"),
+      systemListeners: () => [
+        { host: "127.0.0.1", port: api.port },
+        { host: "0.0.0.0", port: mesh.port },
+      ],
+    });
+    const urls = [
+      `http://127.0.0.1:${api.port}/v1/projects`,
+      `http://127.1:${api.port}/`,
+      `http://[::ffff:127.0.0.1]:${api.port}/`,
+      `http://own.test:${api.port}/`,
+      `http://localhost:${api.port}/`,
+      `https://127.0.0.1:${api.port}/`,
+      // A listener on every address is reached on any loopback address.
+      `http://127.0.0.1:${mesh.port}/`,
+      `http://127.0.0.2:${mesh.port}/`,
+    ];
+    for (const url of urls) {
+      const o = expectKind(await s.send(outbound(url)), "refused");
+      assert.equal(o.reason, "system_listener", url);
+      assert.match(o.detail, /zenmesh's own listener/, url);
+    }
+    assert.equal(api.connections, 0);
+    assert.equal(mesh.connections, 0);
+    const ok = expectKind(await s.send(outbound(`http://127.0.0.1:${receiver.port}/hook`)), "response");
+    assert.equal(ok.status, 200);
+    assert.equal(receiver.seen.length, 1);
+  });
+});
+
 describe("createSender: delivering", () => {
   test("delivers to an allow-listed address: method, path, headers and body arrive; Host comes from the URL", async () => {
     const target = await serve(answer(201, "accepted"));

@@ -22,6 +22,7 @@ import {
   systemLookup,
 } from "../ssrf/guard.ts";
 import { type Cidr, parseIpLiteral } from "../ssrf/ip.ts";
+import type { ListenerAddress } from "../ssrf/system-listeners.ts";
 
 export interface OutboundRequest {
   url: string;
@@ -39,6 +40,8 @@ export interface OutboundRequest {
 export interface SenderOptions {
   lookup?: Lookup;
   allowCidrs?: readonly Cidr[];
+  /** zenmesh's own listeners, as known now (they can change while egress runs): never contacted. */
+  systemListeners?: () => readonly ListenerAddress[];
   /** Bytes of the response body read before the stream is dropped. Default 64 KiB. */
   maxResponseBytes?: number;
   /** Characters of the body kept as the excerpt. Default 512. */
@@ -144,6 +147,7 @@ interface PoolEntry {
 export function createSender(opts: SenderOptions = {}): Sender {
   const lookup = opts.lookup ?? systemLookup;
   const allowCidrs = opts.allowCidrs ?? [];
+  const systemListeners = opts.systemListeners ?? (() => []);
   const maxBytes = opts.maxResponseBytes ?? 64 * 1024;
   const excerptChars = opts.excerptChars ?? 512;
   const maxPools = opts.maxPools ?? 256;
@@ -207,6 +211,7 @@ export function createSender(opts: SenderOptions = {}): Sender {
       lookup,
       allowCidrs,
       allowPlainHttp: req.allowPlainHttp,
+      systemListeners: systemListeners(),
       lookupTimeoutMs: Math.min(DEFAULT_LOOKUP_TIMEOUT_MS, req.timeoutMs),
     });
     if (!checked.ok) {

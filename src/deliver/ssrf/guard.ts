@@ -6,7 +6,8 @@
  * to, loopback, private, link-local, metadata or other special-purpose
  * addresses (see ip.ts for the RFC 6890 classes), a name with one public and
  * one internal record, credentials smuggled in the URL, and plain http to
- * anything but a deliberately allow-listed receiver. Hosts are read the way
+ * anything but a deliberately allow-listed receiver, and zenmesh's own
+ * listeners (system-listeners.ts), which no allow-list opens. Hosts are read the way
  * WHATWG URL host parsing reads them. Every A/AAAA answer is checked, and the
  * caller must connect to the returned address only (pinning), so a DNS answer
  * that changes between check and connect cannot move the socket.
@@ -22,6 +23,7 @@ import {
   parseIpLiteral,
   unmapIpv4,
 } from "./ip.ts";
+import { type ListenerAddress, systemListenerAt } from "./system-listeners.ts";
 
 export type Lookup = (hostname: string) => Promise<{ address: string; family: 4 | 6 }[]>;
 
@@ -47,6 +49,8 @@ export interface GuardOptions {
   allowCidrs: readonly Cidr[];
   allowPlainHttp: boolean;
   lookupTimeoutMs?: number;
+  /** zenmesh's own listeners: refused whatever `allowCidrs` says. */
+  systemListeners?: readonly ListenerAddress[];
 }
 
 export type GuardRefusal =
@@ -56,7 +60,8 @@ export type GuardRefusal =
   | "credentials_in_url"
   | "dns_failed"
   | "no_address"
-  | "address_forbidden";
+  | "address_forbidden"
+  | "system_listener";
 
 export interface CheckedDestination {
   /** The URL to request; a trailing dot on the host is removed. */
@@ -145,9 +150,15 @@ export async function checkDestinationUrl(raw: string, opts: GuardOptions): Prom
     }
   }
 
+  const port = url.port === "" ? (plain ? 80 : 443) : Number(url.port);
+  const own = opts.systemListeners ?? [];
   for (const addr of addresses) {
     const text = formatIp(addr.bytes, addr.family);
     const subject = literal === null ? `${hostname} resolves to ${text}, which` : text;
+    // Before the allow-list: allow-listing loopback for a receiver does not open zenmesh itself.
+    if (own.length > 0 && systemListenerAt(own, addr, port) !== undefined) {
+      return refuse("system_listener", `${subject} on port ${port} is zenmesh's own listener`);
+    }
     const allowListed = cidrContains(opts.allowCidrs, addr.bytes, addr.family);
     const cls = classifyAddress(addr.bytes, addr.family);
     // No allow-list opens these: cloud metadata is the classic SSRF prize, and the others are no receiver.
