@@ -10,7 +10,7 @@ const at = (list: Parameters<typeof systemListenerAt>[0], ip: string, port: numb
   systemListenerAt(list, parseIpLiteral(ip)!, port);
 
 describe("zenmesh's own listeners, as egress knows them", () => {
-  test("the configuration names the API, ingest, every internal port and the peers' URLs", () => {
+  test("the configuration names the API, ingest, metrics, every internal port and the peers' URLs", () => {
     const config = loadConfig({
       env: {
         ZENMESH_DATA_DIR: "/tmp/zm-own",
@@ -24,6 +24,7 @@ describe("zenmesh's own listeners, as egress knows them", () => {
       [
         "127.0.0.1:7700",
         "127.0.0.1:7701",
+        "127.0.0.1:7709",
         "127.0.0.1:7710",
         "127.0.0.1:7711",
         "127.0.0.1:7712",

@@ -1,7 +1,7 @@
 /**
  * What egress knows of zenmesh's own listeners, so it never delivers to them
  * (the SSRF guard refuses them whatever the allow-list says): the control
- * API, the public ingest listener, every role's internal mTLS port and the
+ * API, the public ingest listener, the metrics listener, every role's internal mTLS port and the
  * backend's join listener, from the configuration; the URLs the roles
  * actually listen on, as the supervisor reports them (ports chosen by the OS
  * included); and the addresses the configured host names resolve to.
@@ -38,6 +38,7 @@ export function configuredListeners(config: Config): ListenerAddress[] {
   };
   add(config.api.host, config.api.port);
   add(config.ingest.host, config.ingest.port);
+  if (config.metrics.enabled) add(config.metrics.host, config.metrics.port);
   const m = config.mesh;
   for (const port of [m.backendPort, m.egressPort, m.ingesterPort, m.bffPort, m.joinPort]) add(m.host, port);
   for (const url of [m.backendUrl, m.joinUrl, config.deliver.egressUrl, config.ingest.publicUrl]) {
