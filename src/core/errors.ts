@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   CLIENT_CERT_REJECTED: 403,
   MALFORMED_JSON: 400,
   CLOUDEVENT_INVALID: 400,
+  // Ingest semantics: a CloudEvents input mode the source's scheme does not authenticate.
+  CLOUDEVENTS_MODE_UNAUTHENTICATED: 422,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -71,6 +73,9 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   CLIENT_CERT_REJECTED: "This source requires a pinned client certificate.",
   MALFORMED_JSON: "The body is not valid JSON.",
   CLOUDEVENT_INVALID: "The CloudEvent is not valid.",
+  // Ingest semantics.
+  CLOUDEVENTS_MODE_UNAUTHENTICATED:
+    "This source's signature scheme does not authenticate what that CloudEvents input mode reads.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
