@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../../test/support/db.ts";
 import { type ActionContext, fixedClock, isZenError, newId } from "../../core/index.ts";
+import { loadMigrations } from "../../db/migrate.ts";
 import { createLogger } from "../../log/index.ts";
 import { createTenant, PROJECT_PERMISSIONS } from "../../tenancy/index.ts";
 import { getScheme } from "../schemes/index.ts";
@@ -254,6 +255,11 @@ for (const kind of DRIVERS) {
           );
         }
       }
+      // A GitLab secret token signs nothing, not even the body: no mode at all.
+      await assert.rejects(
+        createSource(deps, ctx, { name: "ce", scheme: "gitlab", cloudevents: "structured" }),
+        (err: unknown) => isZenError(err) && err.code === "CLOUDEVENTS_MODE_UNAUTHENTICATED",
+      );
       const made = await createSource(deps, ctx, { name: "ce", scheme: "github" });
       assert.equal(made.source.cloudevents, "off");
       await assert.rejects(
@@ -344,6 +350,26 @@ for (const kind of DRIVERS) {
         assert.equal(r.json.error?.details?.reason, "invisible_character");
       }
       assert.equal((await eventsOf(sw.id)).length, 0);
+    });
+    test("the migration keeps structured input for sources that listed a CloudEvents media type, GitLab's off", async () => {
+      const listed = { content_types: [CE_JSON, "application/json"] };
+      const gh = await source("github", listed);
+      const gl = await source("gitlab", listed);
+      const plain = await source("shopify");
+      // Back to before the setting existed, then the migration as it ships.
+      await t.admin("alter table sources drop column cloudevents");
+      const sql = loadMigrations()
+        .find((m) => m.version === 5)!
+        .sql.replace(/^--.*$/gm, "");
+      for (const statement of sql.split(";").map((x) => x.trim())) if (statement) await t.admin(statement);
+      const rows = await t.admin<{ id: string; cloudevents: string }>(
+        "select id, cloudevents from sources where id = any($1::text[])",
+        [[gh.id, gl.id, plain.id]],
+      );
+      const mode = new Map(rows.map((r) => [r.id, r.cloudevents]));
+      assert.equal(mode.get(gh.id), "structured");
+      assert.equal(mode.get(gl.id), "off");
+      assert.equal(mode.get(plain.id), "off");
     });
   });
 }

@@ -34,15 +34,18 @@ const MODE_READS: Record<CloudEventsMode, readonly ("body" | "ce-headers")[]> = 
 };
 
 /**
- * What each scheme's signature covers of what a CloudEvents mode reads. Every
- * scheme signs the raw body; none signs `ce-*` headers (GitHub, Shopify,
- * GitLab tokens and generic HMAC sign only the body, Standard Webhooks, Stripe,
- * Slack and zenmesh add an id or a timestamp), so binary mode is taken by none.
+ * What each scheme's signature covers of what a CloudEvents mode reads. None
+ * signs `ce-*` headers (GitHub, Shopify and generic HMAC sign only the body;
+ * Standard Webhooks, Stripe, Slack and zenmesh add an id or a timestamp), so
+ * binary mode is taken by none. GitLab may authenticate with a secret token
+ * that signs nothing, whichever secret the source holds after a rotation, so
+ * it takes no CloudEvents mode at all.
  */
 function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
   switch (scheme) {
-    case "github":
     case "gitlab":
+      return false;
+    case "github":
     case "stripe":
     case "slack":
     case "shopify":
