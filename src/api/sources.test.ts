@@ -69,6 +69,7 @@ for (const kind of DRIVERS) {
         content_types: ["application/json", "application/cloudevents-batch+json"],
         tolerance_seconds: 30,
         secret_overlap_seconds: 0,
+        cloudevents: "structured",
       };
       const r = await create(body);
       assert.equal(r.status, 201, r.text);
@@ -76,6 +77,19 @@ for (const kind of DRIVERS) {
       assert.equal(r.json.secret, secret);
       for (const [k, v] of Object.entries(rest)) assert.deepEqual(r.json[k], v, k);
       assert.equal((await distributed(r.json.id))?.secrets[0]?.value, secret);
+    });
+
+    test("a CloudEvents mode the scheme does not sign is refused with 422, on create and on PATCH", async () => {
+      const refused = await create({ name: "binary", scheme: "github", cloudevents: "binary" });
+      assertError(refused, 422, "CLOUDEVENTS_MODE_UNAUTHENTICATED");
+      const r = await create({ name: "off", scheme: "shopify" });
+      assert.equal(r.json.cloudevents, "off");
+      const patched = await api.request("PATCH", url(`/${r.json.id}`), {
+        key: admin,
+        body: { cloudevents: "any" },
+      });
+      assertError(patched, 422, "CLOUDEVENTS_MODE_UNAUTHENTICATED");
+      assert.equal((await distributed(r.json.id))?.cloudevents, "off");
     });
 
     test("PATCH changes the named fields; DELETE removes the source", async () => {

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   HOP_KEY_FOREIGN: 403,
   // Mesh and roles hardening: migrations run apart from the serving backend.
   MIGRATION_FAILED: 500,
+  // Ingest semantics: a CloudEvents input mode the source's scheme does not authenticate.
+  CLOUDEVENTS_MODE_UNAUTHENTICATED: 422,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -86,6 +88,9 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   // Mesh and roles hardening: hop keys bound to the calling workload.
   HOP_KEY_FOREIGN: "The hop signature was made with a key that does not belong to the calling workload.",
   MIGRATION_FAILED: "The database migrations failed.",
+  // Ingest semantics.
+  CLOUDEVENTS_MODE_UNAUTHENTICATED:
+    "This source's signature scheme does not authenticate what that CloudEvents input mode reads.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);

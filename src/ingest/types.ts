@@ -17,6 +17,14 @@ export const SCHEME_NAMES = [
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 
+/**
+ * Which CloudEvents input modes a source takes: `structured` reads the body
+ * (structured and batched events), `binary` reads `ce-*` headers, `any` both.
+ * A mode is allowed only where the source's scheme signs what it reads.
+ */
+export const CLOUDEVENTS_MODES = ["off", "structured", "binary", "any"] as const;
+export type CloudEventsMode = (typeof CLOUDEVENTS_MODES)[number];
+
 /** A source as the ingester holds it. Secrets are plaintext here: memory only, never logged. */
 export interface SourceSnapshot {
   id: string;
@@ -32,6 +40,8 @@ export interface SourceSnapshot {
   /** Media types accepted (`application/json`, …), without parameters. */
   contentTypes: readonly string[];
   toleranceSeconds: number;
+  /** CloudEvents input modes the source opted into (`off`: none; `ce-*` headers are then not read). */
+  cloudevents: CloudEventsMode;
   enabled: boolean;
   /** Valid secrets, newest first; an older one carries the end of its overlap. */
   secrets: readonly { version: number; value: string; expiresAt: string | null }[];
@@ -56,6 +66,8 @@ export interface Verified {
   signature: string;
   /** The signed timestamp, for schemes that sign one. */
   timestamp?: Date;
+  /** The delivery id is part of what the signature covers (signed header, or the signed body). */
+  deliveryIdSigned?: true;
 }
 
 export type VerifyFailure =
@@ -90,6 +102,19 @@ export interface IngestItem {
   /** Replay keys: the delivery id and the matched signature (null when the source verifies none). */
   deliveryId: string | null;
   signature: string | null;
+  /**
+   * Whether the signature covers a timestamp. Without one the same request
+   * verifies forever, so its signature is remembered for the whole dedupe
+   * window. Absent means false.
+   */
+  signatureTimestamped?: boolean;
+  /**
+   * Lower-case hex SHA-256 of what tells this event apart beyond its data,
+   * from signed material only: a CloudEvent's source, id, type and subject, a
+   * provider's signed delivery id. Part of the duplicate fingerprint; null
+   * when there is nothing signed to add.
+   */
+  identity?: string | null;
   ce: {
     type: string;
     subject: string | null;

@@ -145,19 +145,32 @@ describe("ingest through zenmesh up", () => {
     assert.equal(files.stdout.trim(), "", `plaintext found in ${files.stdout}`);
   });
 
-  test("refuses a replayed delivery: the same GitHub delivery id, or the same signature", async () => {
+  test("a resent GitHub delivery is its first event: the same signature under any delivery id, event or ce-* header", async () => {
     const body = JSON.stringify({ ref: "refs/heads/replay", n: randomUUID() });
     const headers = githubHeaders(source.secret, body);
-    assert.equal((await send(body, headers)).status, 202);
-    const replay = await send(body, headers);
-    assert.equal(replay.status, 409);
-    assert.equal(replay.json.error.code, "REPLAY_DETECTED");
-    // GitHub signs no timestamp: the same body under a new delivery id repeats the signature.
-    const resent = await send(body, { ...headers, "x-github-delivery": randomUUID() });
-    assert.equal(resent.status, 409);
+    const first = await send(body, headers);
+    assert.equal(first.status, 202);
+    const redelivered = await send(body, headers);
+    assert.equal(redelivered.status, 202, JSON.stringify(redelivered.json));
+    assert.equal(redelivered.json.id, first.json.id);
+    assert.equal(redelivered.json.duplicate, true);
+    // GitHub signs no timestamp: the same body under new unsigned headers repeats the signature.
+    const forged = await send(body, {
+      ...headers,
+      "x-github-delivery": randomUUID(),
+      "content-type": "application/json; v=1",
+      "ce-specversion": "1.0",
+      "ce-id": randomUUID(),
+      "ce-source": "/attacker",
+      "ce-type": "com.github.release.published",
+    });
+    assert.equal(forged.status, 202, JSON.stringify(forged.json));
+    assert.equal(forged.json.id, first.json.id);
+    const ev = await call("GET", `/v1/projects/${projectId}/events/${first.json.id}`);
+    assert.equal(ev.json.event.type, "com.github.push");
   });
 
-  test("answers a duplicate (same content, new delivery) with the first event's id", async () => {
+  test("Standard Webhooks: the same content under a new signed webhook-id is a new event; the same id is a replay", async () => {
     const sw = await call("POST", `/v1/projects/${projectId}/sources`, {
       name: "standard webhooks",
       scheme: "standard-webhooks",
@@ -184,12 +197,17 @@ describe("ingest through zenmesh up", () => {
       },
       5000,
     );
-    const again = await send(body, signed(`msg_${randomUUID()}`), sw.json.ingest_url);
-    assert.equal(again.status, 202, JSON.stringify(again.json));
-    assert.equal(again.json.id, first.json.id);
-    assert.equal(again.json.duplicate, true);
+    const another = await send(body, signed(`msg_${randomUUID()}`), sw.json.ingest_url);
+    assert.equal(another.status, 202, JSON.stringify(another.json));
+    assert.notEqual(another.json.id, first.json.id);
+    assert.equal(another.json.duplicate, undefined);
+    const id = `msg_${randomUUID()}`;
+    assert.equal((await send(body, signed(id), sw.json.ingest_url)).status, 202);
+    const replay = await send(body, signed(id), sw.json.ingest_url);
+    assert.equal(replay.status, 409, JSON.stringify(replay.json));
+    assert.equal(replay.json.error.code, "REPLAY_DETECTED");
     const list = await call("GET", `/v1/projects/${projectId}/events?source_id=${sw.json.id}`);
-    assert.equal(list.json.data.length, 1, "stored once");
+    assert.equal(list.json.data.length, 3, "one event per signed webhook-id");
   });
 
   test("refuses a bad signature, an unknown source, a foreign media type and an oversized body", async () => {
@@ -306,8 +324,8 @@ describe("ingest through zenmesh up", () => {
     }
   });
 
-  test("stores CloudEvents sent in structured, binary and batch modes, and serves valid CloudEvents", async () => {
-    const ce = await call("POST", `/v1/projects/${projectId}/sources`, {
+  test("stores CloudEvents sent in structured and batch modes, reads no unsigned ce-* header, and serves valid CloudEvents", async () => {
+    const fields = {
       name: "cloudevents",
       scheme: "standard-webhooks",
       allow_plain_http: true,
@@ -316,6 +334,17 @@ describe("ingest through zenmesh up", () => {
         "application/cloudevents-batch+json",
         "application/json",
       ],
+    };
+    // Standard Webhooks signs id, timestamp and body, not ce-* headers: binary mode is refused.
+    const binaryMode = await call("POST", `/v1/projects/${projectId}/sources`, {
+      ...fields,
+      cloudevents: "binary",
+    });
+    assert.equal(binaryMode.status, 422, binaryMode.text);
+    assert.equal(binaryMode.json.error.code, "CLOUDEVENTS_MODE_UNAUTHENTICATED");
+    const ce = await call("POST", `/v1/projects/${projectId}/sources`, {
+      ...fields,
+      cloudevents: "structured",
     });
     assert.equal(ce.status, 201, ce.text);
     const signer = new Webhook(ce.json.secret);
@@ -336,7 +365,7 @@ describe("ingest through zenmesh up", () => {
         subject: `inv-${n}`,
         data: { n },
       });
-    const ids: string[] = [];
+    const ids: [string, number][] = [];
     const structured = HTTP.structured(event(1));
     const s1 = await until(
       "the CloudEvents source to reach the ingester",
@@ -350,7 +379,7 @@ describe("ingest through zenmesh up", () => {
       },
       5000,
     );
-    ids.push(s1.json.id);
+    ids.push([s1.json.id, 1]);
     const binary = HTTP.binary(event(2));
     const b = await send(
       String(binary.body),
@@ -358,7 +387,9 @@ describe("ingest through zenmesh up", () => {
       ce.json.ingest_url,
     );
     assert.equal(b.status, 202, JSON.stringify(b.json));
-    ids.push(b.json.id);
+    // The ce-* headers are not read: the body is stored as the provider's event, not as event 2.
+    const plain = await call("GET", `/v1/projects/${projectId}/events/${b.json.id}`);
+    assert.notEqual(plain.json.event.type, "com.example.invoice.paid");
     const batchBody = JSON.stringify([event(3), event(4)]);
     const batch = await send(
       batchBody,
@@ -367,15 +398,15 @@ describe("ingest through zenmesh up", () => {
     );
     assert.equal(batch.status, 202, JSON.stringify(batch.json));
     assert.equal(batch.json.events.length, 2);
-    ids.push(...batch.json.events.map((e: { id: string }) => e.id));
-    for (const [i, id] of ids.entries()) {
+    ids.push(...batch.json.events.map((e: { id: string }, i: number): [string, number] => [e.id, i + 3]));
+    for (const [id, n] of ids) {
       const r = await call("GET", `/v1/projects/${projectId}/events/${id}`);
       assert.equal(r.status, 200, r.text);
       const back = new CloudEvent(r.json.event);
       assert.equal(back.validate(), true);
       assert.equal(back.type, "com.example.invoice.paid");
-      assert.equal(back.subject, `inv-${i + 1}`);
-      assert.deepEqual(back.data, { n: i + 1 });
+      assert.equal(back.subject, `inv-${n}`);
+      assert.deepEqual(back.data, { n });
       assert.match(back.source, /^\/projects\/prj_\w+\/sources\/src_\w+$/);
     }
   });

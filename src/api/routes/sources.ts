@@ -11,7 +11,7 @@ import {
   updateSource,
   updateSourceInput,
 } from "../../ingest/sources/index.ts";
-import { SCHEME_NAMES } from "../../ingest/types.ts";
+import { CLOUDEVENTS_MODES, SCHEME_NAMES } from "../../ingest/types.ts";
 import { projectContext } from "../auth.ts";
 import type { RouteContext } from "../context.ts";
 import { asBody, defineRoute } from "../route.ts";
@@ -31,6 +31,7 @@ const source = z.object({
   content_types: z.array(z.string()),
   tolerance_seconds: z.number().int(),
   secret_overlap_seconds: z.number().int(),
+  cloudevents: z.enum(CLOUDEVENTS_MODES),
   enabled: z.boolean(),
   secret_versions: z.array(
     z.object({ version: z.number().int(), created_at: z.string(), expires_at: z.string().nullable() }),

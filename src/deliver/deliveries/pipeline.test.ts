@@ -90,6 +90,19 @@ for (const kind of DRIVERS) {
       assert.match(String(afterOverlap.headers["x-correlation-id"]), /\S+/);
     });
 
+    test("two CloudEvents with the same data but other ids and types both reach the subscriber", async () => {
+      const { r } = await target();
+      const text = JSON.stringify({ order: 1 });
+      const { ids } = await p.ingest([
+        p.item({ text, identity: "a1".repeat(32), ce: { type: "order.created" } }),
+        p.item({ text, identity: "b2".repeat(32), ce: { type: "order.cancelled" } }),
+      ]);
+      assert.equal(new Set(ids).size, 2);
+      await p.round();
+      const types = r.arrivals.map((x) => (JSON.parse(x.body) as { type: string }).type).sort();
+      assert.deepEqual(types, ["order.cancelled", "order.created"]);
+    });
+
     test("a target that fails 3 times then succeeds gets the event once, after 4 attempts on the schedule", async () => {
       const { r } = await target();
       r.respond = (_a, n) => ({ status: n <= 3 ? 503 : 200 });

@@ -1,6 +1,7 @@
 export {
   CORE_ATTRIBUTES,
   CORRELATION_EXTENSION,
+  essence,
   isJsonMediaType,
   isValidAttributeName,
   isValidNonEmptyString,

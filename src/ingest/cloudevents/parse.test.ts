@@ -295,7 +295,50 @@ describe("parseIncoming failures", () => {
     ["a source with a space", "structured", S, json({ ...base, source: "/a b" }), "invalid_attribute"],
     ["a relative dataschema", "structured", S, json({ ...base, dataschema: "/s.json" }), "invalid_attribute"],
     ["an empty subject", "structured", S, json({ ...base, subject: "" }), "invalid_attribute"],
-    ["a control character", "structured", S, json({ ...base, type: "a\u0000b" }), "invalid_attribute"],
+    ["a control character", "structured", S, json({ ...base, type: "a\u0000b" }), "invisible_character"],
+    [
+      "a bidi override in the type",
+      "structured",
+      S,
+      json({ ...base, type: "a\u202eb" }),
+      "invisible_character",
+    ],
+    [
+      "a zero-width space in the subject",
+      "batch",
+      B,
+      json([{ ...base, subject: "a\u200bb" }]),
+      "invisible_character",
+    ],
+    ["a bidi isolate in the id", "structured", S, json({ ...base, id: "1\u2066" }), "invisible_character"],
+    [
+      "a C1 control in the source",
+      "structured",
+      S,
+      json({ ...base, source: "/s\u0085" }),
+      "invisible_character",
+    ],
+    [
+      "an override in an extension",
+      "structured",
+      S,
+      json({ ...base, tenant: "x\u202dy" }),
+      "invisible_character",
+    ],
+    [
+      "an encoded override in a binary header",
+      "binary",
+      { ...bin, "ce-type": "a%E2%80%AEb" },
+      Buffer.alloc(0),
+      "invisible_character",
+    ],
+    [
+      "an encoded zero-width joiner in a binary extension",
+      "binary",
+      { ...bin, "ce-tenant": "a%E2%80%8Db" },
+      Buffer.alloc(0),
+      "invisible_character",
+    ],
     [
       "a lone surrogate",
       "structured",
@@ -399,6 +442,7 @@ describe("parseIncoming failures", () => {
       "too_many_events",
       "data_and_data_base64",
       "reserved_extension",
+      "invisible_character",
     ];
     assert.deepEqual(new Set(table.map((row) => row[4])), new Set(all));
   });

@@ -8,12 +8,16 @@
  * values at most 2048 UTF-8 bytes; at most 32 extensions; attribute names
  * a-z0-9 of at most 48 characters; no duplicate attribute names (a JSON
  * object with a repeated member reads differently in different parsers); no
- * sender-set `correlationid`; JSON nesting at most 128 deep.
+ * sender-set `correlationid`; JSON nesting at most 128 deep; no bidi
+ * overrides, zero-width or control characters in the attributes people read
+ * (id, source, type, subject and extension values), which could make one
+ * event look like another in a list.
  *
  * An empty batch (`[]`) is valid (JSON format section 4.3) and yields zero
  * events. A `null` attribute is treated as absent (JSON format section 2.2).
  */
 import type { Result } from "../../core/index.ts";
+import { hasInvisibleOrControl } from "../../core/validation.ts";
 import {
   CORRELATION_EXTENSION,
   type CoreAttribute,
@@ -47,7 +51,8 @@ export type CeParseFailure =
   | "invalid_attribute"
   | "too_many_events"
   | "data_and_data_base64"
-  | "reserved_extension";
+  | "reserved_extension"
+  | "invisible_character";
 
 export interface IncomingEvent {
   id: string;
@@ -180,6 +185,7 @@ function fromJsonObject(obj: Record<string, unknown>): One {
     if (++extensionCount > LIMITS.extensions) return fail("invalid_attribute");
     const text = extensionText(value);
     if (text === null) return fail("invalid_attribute");
+    if (hasInvisibleOrControl(text)) return fail("invisible_character");
     extensions[name] = text;
   }
   if (data !== undefined && dataBase64 !== undefined) return fail("data_and_data_base64");
@@ -242,6 +248,7 @@ function parseBinary(headers: Headers, body: Buffer): One {
     if (name === CORRELATION_EXTENSION) continue;
     if (isReservedExtension(name)) return fail("reserved_extension");
     if (++extensionCount > LIMITS.extensions) return fail("invalid_attribute");
+    if (hasInvisibleOrControl(value)) return fail("invisible_character");
     if (!isValidString(value)) return fail("invalid_attribute");
     extensions[name] = value;
   }
@@ -264,6 +271,9 @@ function checkCore(a: RawAttributes): Result<CoreChecked, CeParseFailure> {
   if (a.specversion === undefined) return fail("missing_attribute");
   if (a.specversion !== SPEC_VERSION) return fail("bad_specversion");
   if (a.id === undefined || a.source === undefined || a.type === undefined) return fail("missing_attribute");
+  for (const shown of [a.id, a.source, a.type, a.subject]) {
+    if (shown !== undefined && hasInvisibleOrControl(shown)) return fail("invisible_character");
+  }
   if (!isValidNonEmptyString(a.id) || !isUriReference(a.source) || !isValidNonEmptyString(a.type)) {
     return fail("invalid_attribute");
   }

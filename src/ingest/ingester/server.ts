@@ -21,7 +21,7 @@ import type { TLSSocket } from "node:tls";
 import { type Clock, correlationIdFrom, isZenError, ZenError } from "../../core/index.ts";
 import { hmacSha256, sha256 } from "../../crypto/index.ts";
 import type { Logger } from "../../log/index.ts";
-import { detectMode, ingestFields, parseIncoming } from "../cloudevents/index.ts";
+import { type ContentMode, detectMode, ingestFields, parseIncoming } from "../cloudevents/index.ts";
 import { getScheme } from "../schemes/index.ts";
 import type { IngestItem, IngestOutcome, SourceSnapshot, Verified } from "../types.ts";
 import type { Batcher } from "./batcher.ts";
@@ -119,8 +119,29 @@ function verify(
   return r.value;
 }
 
+/**
+ * The CloudEvents mode this request is read in: only one the source opted
+ * into (and which its scheme signs, checked when the source was saved). A
+ * CloudEvents media type the source did not opt into is refused; `ce-*`
+ * headers on a source that did not opt into binary mode are not read, so an
+ * unsigned header can never name the event.
+ */
+function modeOf(source: SourceSnapshot, headers: Record<string, string>): ContentMode {
+  const mode = detectMode(headers);
+  const opted = source.cloudevents;
+  if (mode === "structured" || mode === "batch") {
+    if (opted === "structured" || opted === "any") return mode;
+    throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
+  }
+  return mode === "binary" && (opted === "binary" || opted === "any") ? "binary" : "none";
+}
+
+/** Hex SHA-256 of signed attributes that tell events apart beyond their data (see IngestItem.identity). */
+const identityOf = (parts: readonly (string | null)[]) => sha256(JSON.stringify(parts)).toString("hex");
+
 function itemsOf(
   source: SourceSnapshot,
+  mode: ContentMode,
   headers: Record<string, string>,
   body: Buffer,
   contentType: string,
@@ -128,8 +149,12 @@ function itemsOf(
   correlationId: string,
   now: Date,
 ): IngestItem[] {
-  const base = { sourceId: source.id, receivedAt: now.toISOString(), correlationId };
-  const mode = detectMode(headers);
+  const base = {
+    sourceId: source.id,
+    receivedAt: now.toISOString(),
+    correlationId,
+    signatureTimestamped: verified?.timestamp !== undefined,
+  };
   if (mode !== "none") {
     const parsed = parseIncoming(mode, headers, body);
     if (!parsed.ok) throw new ZenError("CLOUDEVENT_INVALID", { details: { reason: parsed.reason } });
@@ -142,6 +167,7 @@ function itemsOf(
         deliveryId: fields.deliveryId === null ? null : `ce:${sha256(fields.deliveryId).toString("hex")}`,
         // One request, one signature: it is a replay key for the request, not for each event in a batch.
         signature: i === 0 ? (verified?.signature ?? null) : null,
+        identity: identityOf(["ce", e.source, e.id, e.type, e.subject ?? null]),
       };
     });
   }
@@ -161,6 +187,11 @@ function itemsOf(
       body: body.toString("base64"),
       deliveryId: verified?.deliveryId ?? facts.deliveryId ?? null,
       signature: verified?.signature ?? null,
+      // The provider's type is read from its documented header or the body; only a signed delivery id is added.
+      identity:
+        verified?.deliveryIdSigned === true && verified.deliveryId !== undefined
+          ? identityOf(["delivery", verified.deliveryId])
+          : null,
       ce: {
         type: facts.type,
         subject: facts.subject ?? null,
@@ -232,11 +263,12 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       const contentType = mediaType(req);
       if (!contentType || !source.contentTypes.includes(contentType))
         throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
-      const body = await readBody(req, source.maxBodyBytes);
       const headers = headerMap(req);
+      const mode = modeOf(source, headers);
+      const body = await readBody(req, source.maxBodyBytes);
       const now = opts.clock.now();
       const verified = verify(source, headers, body, now);
-      const items = itemsOf(source, headers, body, contentType, verified, correlationId, now);
+      const items = itemsOf(source, mode, headers, body, contentType, verified, correlationId, now);
       if (items.length === 0) {
         reply(res, 202, { events: [] }, { "x-correlation-id": correlationId });
         outcome = "empty";
@@ -250,7 +282,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         throw new ZenError("UNAVAILABLE", { cause: err, headers: { "retry-after": "5" } });
       }
       outcome = outcomes.length === 1 ? outcomes[0]!.status : "batch";
-      answer(res, outcomes, detectMode(headers) === "batch", correlationId);
+      answer(res, outcomes, mode === "batch", correlationId);
     } catch (err) {
       const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
       outcome = z.code;

@@ -8,6 +8,7 @@
  * hex, normalized to lower case), so a signature cannot be re-encoded into a
  * different string that slips past "the same signature seen twice".
  */
+import { hasInvisibleOrControl } from "../../core/validation.ts";
 import { timingSafeEqualBytes } from "../../crypto/index.ts";
 import type { Verified, VerifyFailure, VerifyResult } from "../types.ts";
 import type { RequestHeaders } from "./scheme.ts";
@@ -166,11 +167,10 @@ export function idText(value: unknown): string | undefined {
   return /^[\x21-\x7e]+$/.test(value) ? value : undefined;
 }
 
-/** Free text without control characters (subjects). */
+/** Free text without control, bidi-override or zero-width characters (subjects), else undefined: it is shown to people. */
 export function plainText(value: unknown, max = MAX_PLAIN_HEADER): string | undefined {
   if (typeof value !== "string" || value.length === 0 || value.length > max) return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  return /[\u0000-\u001f\u007f]/.test(value) ? undefined : value;
+  return hasInvisibleOrControl(value) ? undefined : value;
 }
 
 /** Unix seconds as a JSON number or a strict digit string. */

@@ -201,10 +201,11 @@ function verify(input: VerifyInput): VerifyResult {
     const window = checkWindow(timestamp, input.now, input.toleranceSeconds);
     if (window !== undefined) return fail(window);
   }
-  const value: { signature: string; deliveryId?: string; timestamp?: Date } = {
+  const value: { signature: string; deliveryId?: string; deliveryIdSigned?: true; timestamp?: Date } = {
     signature: encode(s, candidate),
   };
   if (id !== undefined) value.deliveryId = id;
+  if (id !== undefined && count(s.parts, "id") > 0) value.deliveryIdSigned = true;
   if (timestamp !== undefined) value.timestamp = new Date(timestamp * 1000);
   return pass(value);
 }

@@ -64,12 +64,16 @@ function verify(input: VerifyInput): VerifyResult {
   if (matchAny(expected, [mac]) < 0) return fail("bad_signature");
   const window = checkWindow(timestamp, input.now, input.toleranceSeconds);
   if (window !== undefined) return fail(window);
-  const value: { signature: string; timestamp: Date; deliveryId?: string } = {
+  const value: { signature: string; timestamp: Date; deliveryId?: string; deliveryIdSigned?: true } = {
     signature: `v0=${mac.toString("hex")}`,
     timestamp: new Date(timestamp * 1000),
   };
+  // The event id is read from the signed body.
   const deliveryId = idText(pick(jsonObject(input.body), "event_id"));
-  if (deliveryId !== undefined) value.deliveryId = deliveryId;
+  if (deliveryId !== undefined) {
+    value.deliveryId = deliveryId;
+    value.deliveryIdSigned = true;
+  }
   return pass(value);
 }
 

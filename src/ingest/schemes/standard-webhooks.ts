@@ -104,6 +104,7 @@ export function verifyStandardWebhooks(input: VerifyInput): VerifyResult {
   if (window !== undefined) return fail(window);
   return pass({
     deliveryId: id.value,
+    deliveryIdSigned: true,
     signature: candidates[matched]!.text,
     timestamp: new Date(timestamp * 1000),
   });

@@ -81,12 +81,16 @@ function verify(input: VerifyInput): VerifyResult {
   if (matched < 0) return fail("bad_signature");
   const window = checkWindow(parsed.timestamp, input.now, input.toleranceSeconds);
   if (window !== undefined) return fail(window);
-  const value: { signature: string; timestamp: Date; deliveryId?: string } = {
+  const value: { signature: string; timestamp: Date; deliveryId?: string; deliveryIdSigned?: true } = {
     signature: parsed.v1[matched]!.toString("hex"),
     timestamp: new Date(parsed.timestamp * 1000),
   };
+  // The event id is read from the signed body.
   const deliveryId = idText(pick(jsonObject(input.body), "id"));
-  if (deliveryId !== undefined) value.deliveryId = deliveryId;
+  if (deliveryId !== undefined) {
+    value.deliveryId = deliveryId;
+    value.deliveryIdSigned = true;
+  }
   return pass(value);
 }
 

@@ -99,6 +99,7 @@ function verify(input: VerifyInput): VerifyResult {
   if (window !== undefined) return fail(window);
   return pass({
     deliveryId: parsed.nonce,
+    deliveryIdSigned: true,
     signature: parsed.v1[matched]!.toString("base64url"),
     timestamp: new Date(parsed.timestamp * 1000),
   });

@@ -7,7 +7,7 @@ import { type AuditEntryInput, appendAudit } from "../../audit/index.ts";
 import { type ActionContext, ZenError } from "../../core/index.ts";
 import type { Tx } from "../../db/index.ts";
 import type { TenancyDeps } from "../../tenancy/index.ts";
-import type { SchemeName } from "../types.ts";
+import type { CloudEventsMode, SchemeName } from "../types.ts";
 
 export type SourceDeps = TenancyDeps & {
   /** Public base URL of the ingesters, without a trailing slash: `https://in.example.com`. */
@@ -34,6 +34,7 @@ export interface SourceView {
   content_types: string[];
   tolerance_seconds: number;
   secret_overlap_seconds: number;
+  cloudevents: CloudEventsMode;
   enabled: boolean;
   /** Versions that verify now, newest first. Never the secrets themselves. */
   secret_versions: SecretVersionView[];
@@ -55,6 +56,7 @@ export interface SourceRow {
   content_types: string[];
   tolerance_seconds: number;
   secret_overlap_seconds: number;
+  cloudevents: CloudEventsMode;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
@@ -68,8 +70,8 @@ export interface SecretRow {
 }
 
 export const SOURCE_COLUMNS = `id, tenant_id, project_id, name, scheme, settings, signature_required, allow_plain_http,
-  client_cert_pins, max_body_bytes, content_types, tolerance_seconds, secret_overlap_seconds, enabled,
-  created_at, updated_at`;
+  client_cert_pins, max_body_bytes, content_types, tolerance_seconds, secret_overlap_seconds, cloudevents,
+  enabled, created_at, updated_at`;
 
 export const iso = (d: Date | string) => new Date(d).toISOString();
 
@@ -97,6 +99,7 @@ export function toView(deps: SourceDeps, r: SourceRow, secrets: readonly SecretR
     content_types: [...r.content_types],
     tolerance_seconds: Number(r.tolerance_seconds),
     secret_overlap_seconds: Number(r.secret_overlap_seconds),
+    cloudevents: r.cloudevents,
     enabled: r.enabled,
     secret_versions: secrets
       .filter((s) => s.source_id === r.id)

@@ -21,7 +21,7 @@ import {
   parseInput,
   unique,
 } from "./input.ts";
-import { checkSecret, checkSettings, newSecret } from "./scheme-rules.ts";
+import { checkCloudEventsMode, checkSecret, checkSettings, newSecret } from "./scheme-rules.ts";
 
 /** Creates a source with secret version 1. The secret is returned here and by rotation only. */
 export async function createSource(
@@ -33,14 +33,16 @@ export async function createSource(
   const projectId = projectOf(ctx);
   const v = parseInput(createSourceInput, input);
   const settings = checkSettings(v.scheme, v.settings ?? {});
+  const cloudevents = checkCloudEventsMode(v.scheme, v.cloudevents ?? "off");
   const secret = v.secret === undefined ? newSecret(v.scheme) : checkSecret(v.scheme, v.secret, "secret");
   const id = newId("source");
   const now = deps.clock.now();
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     const r = await tx.query<SourceRow>(
       `insert into sources (id, tenant_id, project_id, name, scheme, settings, signature_required, allow_plain_http,
-         client_cert_pins, max_body_bytes, content_types, tolerance_seconds, secret_overlap_seconds, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::text[], $10, $11::text[], $12, $13, $14, $14)
+         client_cert_pins, max_body_bytes, content_types, tolerance_seconds, secret_overlap_seconds, cloudevents,
+         created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::text[], $10, $11::text[], $12, $13, $15, $14, $14)
        returning ${SOURCE_COLUMNS}`,
       [
         id,
@@ -57,6 +59,7 @@ export async function createSource(
         v.tolerance_seconds ?? 300,
         v.secret_overlap_seconds ?? 86_400,
         now,
+        cloudevents,
       ],
     );
     const sealed = await deps.zenlock.seal(

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { shownName } from "../../core/index.ts";
-import { SCHEME_NAMES } from "../types.ts";
+import { CLOUDEVENTS_MODES, SCHEME_NAMES } from "../types.ts";
 
 export const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -51,6 +51,7 @@ export const sourceFields = {
     .max(16),
   tolerance_seconds: z.number().int().min(1).max(86_400),
   secret_overlap_seconds: z.number().int().min(0).max(2_592_000),
+  cloudevents: z.enum(CLOUDEVENTS_MODES),
   enabled: z.boolean(),
 };
 
@@ -69,6 +70,7 @@ export const createSourceInput = z.strictObject({
   content_types: f.content_types.optional(),
   tolerance_seconds: f.tolerance_seconds.optional(),
   secret_overlap_seconds: f.secret_overlap_seconds.optional(),
+  cloudevents: f.cloudevents.optional(),
 });
 
 export const updateSourceInput = z
@@ -82,6 +84,7 @@ export const updateSourceInput = z
     content_types: f.content_types.optional(),
     tolerance_seconds: f.tolerance_seconds.optional(),
     secret_overlap_seconds: f.secret_overlap_seconds.optional(),
+    cloudevents: f.cloudevents.optional(),
     enabled: f.enabled.optional(),
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), "names no field to change");

@@ -5,8 +5,9 @@
  * Webhooks `whsec_` + base64 of 24..64 bytes; Stripe `whsec_…`) refuse
  * anything else, so a mistyped secret fails here rather than on every event.
  */
+import { ZenError } from "../../core/index.ts";
 import { getScheme } from "../schemes/index.ts";
-import type { SchemeName } from "../types.ts";
+import type { CloudEventsMode, SchemeName } from "../types.ts";
 import { issuesOf, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, validationFailed } from "./input.ts";
 
 export function checkSettings(
@@ -18,6 +19,56 @@ export function checkSettings(
   const out = r.data;
   if (typeof out !== "object" || out === null || Array.isArray(out)) return {};
   return out as Record<string, unknown>;
+}
+
+/**
+ * What a CloudEvents input mode reads, and so what the scheme must sign for
+ * the mode to be trusted: structured (and batched) events are read from the
+ * body, binary events from `ce-*` headers.
+ */
+const MODE_READS: Record<CloudEventsMode, readonly ("body" | "ce-headers")[]> = {
+  off: [],
+  structured: ["body"],
+  binary: ["ce-headers"],
+  any: ["body", "ce-headers"],
+};
+
+/**
+ * What each scheme's signature covers of what a CloudEvents mode reads. None
+ * signs `ce-*` headers (GitHub, Shopify and generic HMAC sign only the body;
+ * Standard Webhooks, Stripe, Slack and zenmesh add an id or a timestamp), so
+ * binary mode is taken by none. GitLab may authenticate with a secret token
+ * that signs nothing, whichever secret the source holds after a rotation, so
+ * it takes no CloudEvents mode at all.
+ */
+function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
+  switch (scheme) {
+    case "gitlab":
+      return false;
+    case "github":
+    case "stripe":
+    case "slack":
+    case "shopify":
+    case "standard-webhooks":
+    case "generic-hmac":
+    case "zenmesh":
+      return part === "body";
+    default: {
+      const never: never = scheme;
+      throw new Error(`unknown scheme ${String(never)}`);
+    }
+  }
+}
+
+/** The mode, if the scheme authenticates everything it reads; else CLOUDEVENTS_MODE_UNAUTHENTICATED. */
+export function checkCloudEventsMode(scheme: SchemeName, mode: CloudEventsMode): CloudEventsMode {
+  const unsigned = MODE_READS[mode].filter((part) => !schemeSigns(scheme, part));
+  if (unsigned.length > 0) {
+    throw new ZenError("CLOUDEVENTS_MODE_UNAUTHENTICATED", {
+      details: { path: "cloudevents", scheme, mode, unsigned },
+    });
+  }
+  return mode;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

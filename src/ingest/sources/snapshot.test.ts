@@ -71,6 +71,7 @@ for (const kind of DRIVERS) {
         client_cert_pins: ["b".repeat(64)],
         content_types: ["application/cloudevents+json"],
         tolerance_seconds: 120,
+        cloudevents: "structured",
       });
       const disabled = await createSource(deps, b, {
         name: "off",
@@ -102,6 +103,7 @@ for (const kind of DRIVERS) {
         maxBodyBytes: 1024 * 1024,
         contentTypes: ["application/cloudevents+json"],
         toleranceSeconds: 120,
+        cloudevents: "structured",
         enabled: true,
         secrets: [{ version: 1, value: "tenant a secret value", expiresAt: null }],
         revision: up!.revision,

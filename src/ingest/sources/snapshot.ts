@@ -178,6 +178,7 @@ async function readTenant(
     maxBodyBytes: Number(r.max_body_bytes),
     contentTypes: [...r.content_types],
     toleranceSeconds: Number(r.tolerance_seconds),
+    cloudevents: r.cloudevents,
     enabled: r.enabled,
     secrets: secrets.get(r.id) ?? [],
     revision: revisions.get(r.id)!,

@@ -13,7 +13,7 @@ import {
   toView,
 } from "./common.ts";
 import { parseInput, type UpdateSourceInput, unique, updateSourceInput } from "./input.ts";
-import { checkSettings } from "./scheme-rules.ts";
+import { checkCloudEventsMode, checkSettings } from "./scheme-rules.ts";
 
 /** Changes a source's name, settings, security settings or enabled flag; never its scheme or secret. */
 export async function updateSource(
@@ -29,10 +29,11 @@ export async function updateSource(
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     const before = await loadSource(tx, ctx, sourceId, true);
     const settings = v.settings === undefined ? before.settings : checkSettings(before.scheme, v.settings);
+    const cloudevents = checkCloudEventsMode(before.scheme, v.cloudevents ?? before.cloudevents);
     const r = await tx.query<SourceRow>(
       `update sources set name = $4, settings = $5::jsonb, signature_required = $6, allow_plain_http = $7,
          client_cert_pins = $8::text[], max_body_bytes = $9, content_types = $10::text[], tolerance_seconds = $11,
-         secret_overlap_seconds = $12, enabled = $13, updated_at = $14
+         secret_overlap_seconds = $12, enabled = $13, updated_at = $14, cloudevents = $15
        where tenant_id = $1 and project_id = $2 and id = $3 returning ${SOURCE_COLUMNS}`,
       [
         ctx.tenantId,
@@ -49,6 +50,7 @@ export async function updateSource(
         v.secret_overlap_seconds ?? before.secret_overlap_seconds,
         v.enabled ?? before.enabled,
         now,
+        cloudevents,
       ],
     );
     await bumpRevision(tx, ctx.tenantId, sourceId, "update");

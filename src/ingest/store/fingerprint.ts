@@ -3,13 +3,29 @@
  * key, never a bare content hash, so equal bodies cannot be linked across
  * tenants and a database reader cannot confirm a guessed payload. Rotating
  * the key (a new version) deliberately breaks the link to older events.
+ *
+ * What it covers: the source, the normalised media type (lower-case
+ * type/subtype, parameters dropped, so `application/json; v=1` is not a new
+ * event), the data, and the event's identity when there is one (a digest of
+ * a CloudEvent's source, id, type and subject, or of a provider's signed
+ * delivery id), so two events with the same data are two events.
  */
 import { hmacSha256, sha256 } from "../../crypto/index.ts";
 import type { Tx } from "../../db/index.ts";
+import { essence } from "../cloudevents/index.ts";
 
-/** Unambiguous: a source id and a media type hold no newline, and the digest is fixed-length hex. */
-export function fingerprintInput(sourceId: string, contentType: string | null, body: Uint8Array): string {
-  return `${sourceId}\n${contentType ?? ""}\n${sha256(body).toString("hex")}`;
+/**
+ * Unambiguous: a source id and a media type hold no newline, and the digests are fixed-length hex.
+ * Without an identity the input is what it was before identities, so older events still match.
+ */
+export function fingerprintInput(
+  sourceId: string,
+  contentType: string | null,
+  body: Uint8Array,
+  identity: string | null = null,
+): string {
+  const base = `${sourceId}\n${contentType === null ? "" : essence(contentType)}\n${sha256(body).toString("hex")}`;
+  return identity === null ? base : `${base}\n${identity}`;
 }
 
 export function fingerprint(
@@ -17,8 +33,9 @@ export function fingerprint(
   sourceId: string,
   contentType: string | null,
   body: Uint8Array,
+  identity: string | null = null,
 ): Buffer {
-  return hmacSha256(key, fingerprintInput(sourceId, contentType, body));
+  return hmacSha256(key, fingerprintInput(sourceId, contentType, body, identity));
 }
 
 /**

@@ -123,23 +123,25 @@ for (const kind of DRIVERS) {
     test("a delivery id or a signature seen within the window is a replay; the first in a batch wins", async () => {
       const deliveryId = `gh-${newId("delivery")}`;
       const signature = `sha256=${newId("delivery")}`;
+      const signatureTimestamped = true;
       const [first] = await persist([item(a.sourceId, { deliveryId })]);
       assert.equal(first?.status, "stored");
       const before = await countEvents(a.tenantId);
       assert.deepEqual(await persist([item(a.sourceId, { deliveryId })]), [{ status: "replayed" }]);
 
       const batch = await persist([
-        item(a.sourceId, { signature }),
-        item(a.sourceId, { signature }),
+        item(a.sourceId, { signature, signatureTimestamped }),
+        item(a.sourceId, { signature, signatureTimestamped }),
         item(a.sourceId, { signature: null, deliveryId: null }),
       ]);
       assert.deepEqual(
         batch.map((o) => o.status),
         ["stored", "replayed", "stored"],
       );
-      assert.deepEqual(await persist([item(a.sourceId, { signature, deliveryId: null })]), [
-        { status: "replayed" },
-      ]);
+      assert.deepEqual(
+        await persist([item(a.sourceId, { signature, signatureTimestamped, deliveryId: null })]),
+        [{ status: "replayed" }],
+      );
       assert.equal(await countEvents(a.tenantId), before + 2);
       // Keys are per source: the same delivery id at another source is its own delivery.
       const other = await insertTestSource(deps.db, a.tenantId, a.projectId);
@@ -148,12 +150,86 @@ for (const kind of DRIVERS) {
 
     test("a replayed item claims none of its keys", async () => {
       const signature = `sha256=${newId("delivery")}`;
-      assert.equal((await persist([item(a.sourceId, { signature })]))[0]?.status, "stored");
+      const signatureTimestamped = true;
+      assert.equal(
+        (await persist([item(a.sourceId, { signature, signatureTimestamped })]))[0]?.status,
+        "stored",
+      );
       const fresh = `gh-${newId("delivery")}`;
-      assert.deepEqual(await persist([item(a.sourceId, { signature, deliveryId: fresh })]), [
-        { status: "replayed" },
-      ]);
+      assert.deepEqual(
+        await persist([item(a.sourceId, { signature, signatureTimestamped, deliveryId: fresh })]),
+        [{ status: "replayed" }],
+      );
       assert.equal((await persist([item(a.sourceId, { deliveryId: fresh })]))[0]?.status, "stored");
+    });
+
+    test("a signature without a signed timestamp is its first event for the whole dedupe window, whatever else changed", async () => {
+      const signature = `sha256=${newId("delivery")}`;
+      const [first] = await persist([item(a.sourceId, { signature })]);
+      assert.equal(first?.status, "stored");
+      const firstId = first.status === "stored" ? first.eventId : "";
+      const before = await countEvents(a.tenantId);
+      // Inside the replay window, past it, and a day before the dedupe window ends; with another
+      // (unsigned) delivery id, type and media type parameter each time: the first event's id, nothing stored.
+      for (const step of [1_000, 700_000, 5 * 86_400_000]) {
+        clock.advance(step);
+        const again = await persist([
+          item(a.sourceId, {
+            signature,
+            deliveryId: `gh-${newId("delivery")}`,
+            contentType: "application/json; v=1",
+            ce: { type: "com.attacker.chosen" },
+          }),
+        ]);
+        assert.deepEqual(again, [{ status: "duplicate", eventId: firstId }], `after ${step} ms`);
+      }
+      // Two in one batch: the first makes the event, the second is answered with it.
+      const fresh = `sha256=${newId("delivery")}`;
+      const batch = await persist([
+        item(a.sourceId, { signature: fresh }),
+        item(a.sourceId, { signature: fresh }),
+      ]);
+      assert.equal(batch[0]?.status, "stored");
+      assert.deepEqual(batch[1], {
+        status: "duplicate",
+        eventId: batch[0]?.status === "stored" ? batch[0].eventId : "",
+      });
+      assert.equal(await countEvents(a.tenantId), before + 1);
+      // Past the dedupe window the key has expired with the fingerprint's reach: a new event.
+      clock.advance(3 * 86_400_000);
+      assert.equal((await persist([item(a.sourceId, { signature })]))[0]?.status, "stored");
+    });
+
+    test("the fingerprint takes the media type without parameters or case, and the event's identity", async () => {
+      const text = JSON.stringify({ order: newId("event") });
+      const [first] = await persist([item(a.sourceId, { text })]);
+      assert.equal(first?.status, "stored");
+      const [param] = await persist([
+        item(a.sourceId, { text, contentType: "Application/JSON; charset=utf-8" }),
+      ]);
+      assert.equal(param?.status, "duplicate");
+      const identity = "ab".repeat(32);
+      const [other] = await persist([item(a.sourceId, { text, identity })]);
+      assert.equal(other?.status, "stored", "the same data with an identity is another event");
+      assert.equal((await persist([item(a.sourceId, { text, identity })]))[0]?.status, "duplicate");
+      assert.equal(
+        (await persist([item(a.sourceId, { text, identity: "cd".repeat(32) })]))[0]?.status,
+        "stored",
+      );
+    });
+
+    test("identities that are not a SHA-256 digest, and types or subjects with invisible characters, are refused", async () => {
+      for (const over of [
+        { identity: "AB".repeat(32) },
+        { identity: "ab" },
+        { ce: { type: "com.example.\u202eevil" } },
+        { ce: { subject: "a\u200bb" } },
+        { ce: { extensions: { tenant: "x\u2067" } } },
+      ]) {
+        assert.deepEqual(await persist([item(a.sourceId, over)]), [
+          { status: "rejected", code: "VALIDATION_FAILED" },
+        ]);
+      }
     });
 
     test("after the window the same delivery id is accepted again, and expired keys are swept", async () => {

@@ -14,14 +14,17 @@ import type { Database, Tx } from "../../db/index.ts";
 import type { ZenLock } from "../../zenlock/index.ts";
 import type { IngestItem, IngestOutcome } from "../types.ts";
 import { findDuplicates, fingerprint, lockFingerprints } from "./fingerprint.ts";
-import { claimReplayKeysBatch, replayKeys, sweepExpiredReplays } from "./replay.ts";
+import { claimReplayKeysBatch, isSignatureKey, replayKeys, sweepExpiredReplays } from "./replay.ts";
 import { type ValidItem, validateItem } from "./validate.ts";
 
 export interface PersistDeps {
   db: Database;
   zenlock: ZenLock;
   clock: Clock;
-  /** How long a replay key stays live; default max(source tolerance, 300 s) × 2, per source. */
+  /**
+   * How long a replay key stays live; default max(source tolerance, 300 s) × 2, per source. A
+   * signature that covers no timestamp stays the dedupe window instead.
+   */
   replayWindowSeconds?: number;
   /** How far back a fingerprint counts as a duplicate; default 7 days. */
   dedupeWindowSeconds?: number;
@@ -170,12 +173,12 @@ function persistTenant(
       const fpKey = await deps.zenlock.fingerprintKey(tx, tenantId);
       try {
         const fps = live.map(({ p }) =>
-          fingerprint(fpKey.key, p.item.sourceId, p.item.contentType, p.item.body),
+          fingerprint(fpKey.key, p.item.sourceId, p.item.contentType, p.item.body, p.item.identity),
         );
         await lockFingerprints(tx, fps);
-        const dedupeSince = new Date(
-          now.getTime() - (deps.dedupeWindowSeconds ?? DEFAULT_DEDUPE_WINDOW_SECONDS) * 1000,
-        );
+        const dedupeMs = (deps.dedupeWindowSeconds ?? DEFAULT_DEDUPE_WINDOW_SECONDS) * 1000;
+        const dedupeSince = new Date(now.getTime() - dedupeMs);
+        const dedupeUntil = new Date(now.getTime() + dedupeMs);
         // Earlier events in one query, every replay key in one statement.
         const earlier = await findDuplicates(tx, tenantId, fps, fpKey.version, dedupeSince);
         // Requests with one fingerprint share an event id: the first of them stored makes the event.
@@ -190,6 +193,7 @@ function persistTenant(
           }
           const windowSeconds =
             deps.replayWindowSeconds ?? Math.max(source.tolerance_seconds, MIN_REPLAY_TOLERANCE_SECONDS) * 2;
+          const replayUntil = new Date(now.getTime() + windowSeconds * 1000);
           return {
             p,
             source,
@@ -198,9 +202,12 @@ function persistTenant(
             eventId,
             claim: {
               sourceId: source.id,
-              keys: replayKeys(p.item),
+              keys: replayKeys(p.item).map((key) => {
+                // A signature without a signed timestamp verifies forever: it stays the first event's.
+                const isFirstEvent = isSignatureKey(key) && !p.item.signatureTimestamped;
+                return { key, isFirstEvent, expiresAt: isFirstEvent ? dedupeUntil : replayUntil };
+              }),
               eventId,
-              expiresAt: new Date(now.getTime() + windowSeconds * 1000),
             },
           };
         });
@@ -214,7 +221,11 @@ function persistTenant(
         const storedNow = new Set<string>();
         for (const [i, plan] of plans.entries()) {
           const { p, source, eventId } = plan;
-          if (!claimed[i]) {
+          const claim = claimed[i]!;
+          if (!claim.won && claim.firstEventId !== undefined) {
+            counts.duplicates++;
+            out.set(p.index, { status: "duplicate", eventId: claim.firstEventId });
+          } else if (!claim.won) {
             counts.replayed++;
             out.set(p.index, { status: "replayed" });
           } else if (plan.original !== undefined || storedNow.has(plan.hex)) {

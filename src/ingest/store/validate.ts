@@ -5,6 +5,7 @@
  * its own and never fails the rest of the batch.
  */
 import { isId, type Result } from "../../core/index.ts";
+import { hasInvisibleOrControl } from "../../core/validation.ts";
 import {
   CORE_ATTRIBUTES,
   CORRELATION_EXTENSION,
@@ -27,6 +28,7 @@ const MAX_SIGNATURE = 8192;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const CORRELATION_ID = /^[\x21-\x7e]{1,128}$/;
+const IDENTITY = /^[0-9a-f]{64}$/;
 // Names an extension may not take: core attributes, the JSON format's payload member, the
 // correlation id zenmesh assigns itself, and 0.3 attributes. Dropped as the envelope builder does.
 const NOT_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -48,6 +50,8 @@ export interface ValidItem {
   body: Buffer;
   deliveryId: string | null;
   signature: string | null;
+  signatureTimestamped: boolean;
+  identity: string | null;
   type: string;
   subject: string | null;
   time: Date;
@@ -64,6 +68,11 @@ function text(v: unknown, max: number, min = 1): v is string {
 
 function nullableText(v: unknown, max: number): v is string | null {
   return v === null || text(v, max);
+}
+
+/** Text people read in lists (types, subjects): no bidi overrides or zero-width characters either. */
+function shownText(v: unknown, max: number): v is string {
+  return text(v, max) && !hasInvisibleOrControl(v);
 }
 
 function timestamp(v: unknown): Date | undefined {
@@ -91,7 +100,8 @@ function extensionsOf(v: unknown): Record<string, string> | undefined {
     if (
       !isValidAttributeName(name) ||
       typeof value !== "string" ||
-      (value !== "" && !isValidNonEmptyString(value))
+      (value !== "" && !isValidNonEmptyString(value)) ||
+      hasInvisibleOrControl(value)
     )
       return undefined;
     if (!NOT_EXTENSIONS.has(name)) out[name] = value;
@@ -113,8 +123,11 @@ export function validateItem(raw: IngestItem): Result<ValidItem, "invalid"> {
   if (!nullableText(item.contentType, MAX_CONTENT_TYPE)) return bad;
   if (!nullableText(item.deliveryId, MAX_DELIVERY_ID)) return bad;
   if (!nullableText(item.signature, MAX_SIGNATURE)) return bad;
-  if (!text(ce.type, MAX_TYPE_LENGTH)) return bad;
-  if (!nullableText(ce.subject, MAX_ATTRIBUTE)) return bad;
+  if (item.signatureTimestamped !== undefined && typeof item.signatureTimestamped !== "boolean") return bad;
+  const identity = item.identity ?? null;
+  if (identity !== null && (typeof identity !== "string" || !IDENTITY.test(identity))) return bad;
+  if (!shownText(ce.type, MAX_TYPE_LENGTH)) return bad;
+  if (ce.subject !== null && !shownText(ce.subject, MAX_ATTRIBUTE)) return bad;
   if (!nullableText(ce.dataschema, MAX_ATTRIBUTE)) return bad;
   const extensions = extensionsOf(ce.extensions);
   if (extensions === undefined) return bad;
@@ -130,6 +143,8 @@ export function validateItem(raw: IngestItem): Result<ValidItem, "invalid"> {
       body,
       deliveryId: item.deliveryId,
       signature: item.signature,
+      signatureTimestamped: item.signatureTimestamped === true,
+      identity,
       type: ce.type,
       subject: ce.subject,
       time,
