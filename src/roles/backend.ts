@@ -54,6 +54,7 @@ export async function startBackend(
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     defaultMetrics: config.metrics.enabled,
     ingestBaseUrl: opts.ingestBaseUrl,
+    maxSecretVersions: config.ingest.maxSecretVersions,
     egressBoxKey: () => opts.egressBoxPublicKey,
     delivery: { queue: delivery.queue, kick: () => delivery.scheduler.kick() },
   });
