@@ -36,6 +36,9 @@ export const ERROR_CODES = {
   CLIENT_CERT_REJECTED: 403,
   MALFORMED_JSON: 400,
   CLOUDEVENT_INVALID: 400,
+  // Ingest admission: connections and body bytes in flight, per client and in all.
+  INGEST_CLIENT_LIMITED: 429,
+  INGEST_OVERLOADED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -71,9 +74,18 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   CLIENT_CERT_REJECTED: "This source requires a pinned client certificate.",
   MALFORMED_JSON: "The body is not valid JSON.",
   CLOUDEVENT_INVALID: "The CloudEvent is not valid.",
+  // Ingest admission.
+  INGEST_CLIENT_LIMITED: "Too many connections or bytes in flight from this client; retry later.",
+  INGEST_OVERLOADED: "The ingester is at its limit of connections or bytes in flight; retry later.",
 };
 
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  "RATE_LIMITED",
+  "UNAVAILABLE",
+  "DATABASE_UNAVAILABLE",
+  "INGEST_CLIENT_LIMITED",
+  "INGEST_OVERLOADED",
+]);
 
 export interface ZenErrorOptions {
   message?: string;
