@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { selfSignedServer } from "../../../test/support/delivery.ts";
 import { errorCode } from "../../../test/support/mesh.ts";
 import { rawRequest } from "../../../test/support/raw-http.ts";
 import { clientKey } from "./limits.ts";
@@ -30,7 +32,7 @@ function open(url: string, from: string): Promise<Socket> {
 
 /** Writes request headers (and optionally part of a body) and resolves with the first answer's head. */
 function exchangeHead(
-  socket: Socket,
+  socket: Socket | TLSSocket,
   bytes: Buffer,
   timeoutMs = 5000,
 ): Promise<{ status: number; head: string; body: string }> {
@@ -239,5 +241,47 @@ describe("ingest admission", () => {
     assert.match(r.head, /connection: close/);
     await dropAll();
     assert.equal(ingest.load().inflightBytes, 0);
+  });
+});
+
+describe("ingest admission over HTTPS", () => {
+  let ingest: TestIngest;
+  const sockets: TLSSocket[] = [];
+
+  before(async () => {
+    ingest = await startTestIngest({
+      tls: await selfSignedServer(),
+      limits: { maxConnections: 10, maxConnectionsPerClient: 1 },
+    });
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await ingest?.close();
+  });
+
+  const tlsOpen = (from: string) =>
+    new Promise<TLSSocket>((resolve, reject) => {
+      const tcp = connect({ port: portOf(ingest.url), host: "127.0.0.1", localAddress: from });
+      const s = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+      sockets.push(s);
+      s.once("secureConnect", () => resolve(s));
+      s.once("error", reject);
+    });
+
+  test("a TLS connection over the per-client cap is answered 429 over TLS", async () => {
+    const secret = "tls secret";
+    const source = await ingest.source("tls", [secret]);
+    const body = Buffer.from('{"n":3}');
+    const signed = Object.entries({
+      ...ingest.sign(source, secret, body),
+      "content-type": "application/json",
+    });
+    const first = await tlsOpen("127.0.0.1");
+    const second = await tlsOpen("127.0.0.1");
+    const refused = await exchangeHead(second, post(`/e/${source.id}`, signed, body));
+    assert.equal(refused.status, 429, refused.head);
+    assert.equal(errorCode(refused.body), "INGEST_CLIENT_LIMITED");
+    const ok = await exchangeHead(first, post(`/e/${source.id}`, signed, body));
+    assert.equal(ok.status, 202, ok.body);
   });
 });
