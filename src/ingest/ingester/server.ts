@@ -256,7 +256,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     const client = clientKey(req.socket.remoteAddress);
     const reservation = admission.reserve(client);
     try {
-      const refused = refusedSockets.get(socketName(req.socket));
+      const refused = refusedSockets.size === 0 ? undefined : refusedSockets.get(socketName(req.socket));
       if (refused) throw refused;
       if (req.method !== "POST") {
         throw new ZenError("METHOD_NOT_ALLOWED", { headers: { allow: "POST" } });
