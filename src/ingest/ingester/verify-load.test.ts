@@ -97,7 +97,8 @@ describe("secret versions and the cost of a forged request", () => {
     for (const a of refused) assert.equal(a.status, 401);
     const worst = Math.max(...during);
     assert.ok(
-      worst < 3 * victimAlone + 25 * onePass + 500,
+      // Blocked, it would wait out at least one forged request's 400 passes; here it may only share the CPU.
+      worst < 5 * victimAlone + 50 * onePass + 1000,
       `the other tenant's webhook took up to ${worst.toFixed(0)} ms during the attack (${during.length} sent), ${victimAlone.toFixed(0)} ms alone (one pass ${onePass.toFixed(1)} ms)`,
     );
     const slowest = Math.max(...refused.map((a) => a.ms));
