@@ -52,6 +52,8 @@ export interface ApiServerOptions {
   maxConnections?: number;
   /** Public base URL of the ingesters, for the ingest URL each source shows. */
   ingestBaseUrl: () => string;
+  /** Live secret versions a source may hold (`ingest.maxSecretVersions`). */
+  maxSecretVersions?: number;
   /** The egress role's X25519 public key, which destination secrets are sealed to; undefined until known. */
   egressBoxKey?: () => Buffer | undefined;
   /** The delivery queue replays go into, and a nudge for the scheduler. */
@@ -164,7 +166,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   sessionRoutes(rc);
   tenantRoutes(rc);
   apiKeyRoutes(rc);
-  sourceRoutes(rc, opts.ingestBaseUrl);
+  sourceRoutes(rc, opts.ingestBaseUrl, opts.maxSecretVersions);
   destinationRoutes(rc, opts.egressBoxKey ?? (() => undefined));
   subscriptionRoutes(rc);
   eventRoutes(rc);

@@ -105,6 +105,34 @@ describe("loadConfig", () => {
     assert.equal(loadConfig({ env: { ZENMESH_API_PORT: "" } }).api.port, 7700);
   });
 
+  test("ingest limits: defaults, and a per-client cap above its global one is refused", () => {
+    const c = loadConfig({ env: {} });
+    assert.equal(c.ingest.maxSecretVersions, 3);
+    assert.equal(c.ingest.maxConnections, 4096);
+    assert.equal(c.ingest.maxConnectionsPerClient, 128);
+    assert.equal(c.ingest.maxInflightBytes, 256 * 1024 * 1024);
+    assert.equal(c.ingest.maxInflightBytesPerClient, 48 * 1024 * 1024);
+    assert.match(
+      invalid(() =>
+        loadConfig({
+          env: { ZENMESH_INGEST_MAX_CONNECTIONS: "10", ZENMESH_INGEST_MAX_CONNECTIONS_PER_CLIENT: "11" },
+        }),
+      ).message,
+      /must not exceed ingest\.maxConnections/,
+    );
+    assert.match(
+      invalid(() => loadConfig({ env: { ZENMESH_INGEST_MAX_INFLIGHT_BYTES: String(32 * 1024 * 1024) } }))
+        .message,
+      /must not exceed ingest\.maxInflightBytes/,
+    );
+    for (const v of ["0", "9"]) {
+      assert.match(
+        invalid(() => loadConfig({ env: { ZENMESH_INGEST_MAX_SECRET_VERSIONS: v } })).message,
+        /ZENMESH_INGEST_MAX_SECRET_VERSIONS/,
+      );
+    }
+  });
+
   test("allows port 0 so the OS picks a free port", () => {
     assert.equal(loadConfig({ env: { ZENMESH_API_PORT: "0" } }).api.port, 0);
   });

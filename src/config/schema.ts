@@ -101,6 +101,14 @@ export interface Config {
     readonly headersTimeoutSeconds: number;
     /** …and its whole request within this. */
     readonly requestTimeoutSeconds: number;
+    /** Secret versions one source may hold live; each costs an HMAC over every request's body. */
+    readonly maxSecretVersions: number;
+    /** Open connections to the public listener, in all and from one client (IPv4 address, IPv6 /64). */
+    readonly maxConnections: number;
+    readonly maxConnectionsPerClient: number;
+    /** Request body bytes held at once (declared or read so far), in all and for one client. */
+    readonly maxInflightBytes: number;
+    readonly maxInflightBytesPerClient: number;
   };
   readonly deliver: {
     /**
@@ -127,6 +135,7 @@ export interface Config {
 }
 
 const DAY = 86_400;
+const MIB = 1024 * 1024;
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
@@ -255,6 +264,11 @@ export function configSchema(cwd: string) {
           tlsKeyFile: nonEmpty.optional(),
           headersTimeoutSeconds: int(1, 300).default(10),
           requestTimeoutSeconds: int(1, 600).default(30),
+          maxSecretVersions: int(1, 8).default(3),
+          maxConnections: int(1, 1_000_000).default(4096),
+          maxConnectionsPerClient: int(1, 1_000_000).default(128),
+          maxInflightBytes: int(MIB, 64 * 1024 * MIB).default(256 * MIB),
+          maxInflightBytesPerClient: int(MIB, 64 * 1024 * MIB).default(48 * MIB),
         })
         .prefault({}),
       deliver: z
@@ -313,6 +327,15 @@ export function configSchema(cwd: string) {
           path: ["ingest", "headersTimeoutSeconds"],
           message: "must not exceed ingest.requestTimeoutSeconds (ZENMESH_INGEST_REQUEST_TIMEOUT_SECONDS)",
         });
+      }
+      for (const [key, total] of [
+        ["maxConnectionsPerClient", "maxConnections (ZENMESH_INGEST_MAX_CONNECTIONS)"],
+        ["maxInflightBytesPerClient", "maxInflightBytes (ZENMESH_INGEST_MAX_INFLIGHT_BYTES)"],
+      ] as const) {
+        const whole = key === "maxConnectionsPerClient" ? c.ingest.maxConnections : c.ingest.maxInflightBytes;
+        if (c.ingest[key] > whole) {
+          ctx.addIssue({ code: "custom", path: ["ingest", key], message: `must not exceed ingest.${total}` });
+        }
       }
       if (c.sessions.idleTimeoutSeconds > c.sessions.absoluteTimeoutSeconds) {
         ctx.addIssue({

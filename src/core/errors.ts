@@ -46,6 +46,9 @@ export const ERROR_CODES = {
   MIGRATION_FAILED: 500,
   // Ingest semantics: a CloudEvents input mode the source's scheme does not authenticate.
   CLOUDEVENTS_MODE_UNAUTHENTICATED: 422,
+  // Ingest admission: connections and body bytes in flight, per client and in all.
+  INGEST_CLIENT_LIMITED: 429,
+  INGEST_OVERLOADED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -91,9 +94,18 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   // Ingest semantics.
   CLOUDEVENTS_MODE_UNAUTHENTICATED:
     "This source's signature scheme does not authenticate what that CloudEvents input mode reads.",
+  // Ingest admission.
+  INGEST_CLIENT_LIMITED: "Too many connections or bytes in flight from this client; retry later.",
+  INGEST_OVERLOADED: "The ingester is at its limit of connections or bytes in flight; retry later.",
 };
 
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  "RATE_LIMITED",
+  "UNAVAILABLE",
+  "DATABASE_UNAVAILABLE",
+  "INGEST_CLIENT_LIMITED",
+  "INGEST_OVERLOADED",
+]);
 
 export interface ZenErrorOptions {
   message?: string;

@@ -26,6 +26,8 @@ export interface IngestBackendDeps {
   signed: "required" | "optional";
   /** True once the backend is shutting down: held polls answer at once instead of outliving the database. */
   closing: () => boolean;
+  /** Secret versions pushed per source, newest first (`ingest.maxSecretVersions`). */
+  maxSecretVersions?: number;
   /** The delivery fan-out run in each tenant's ingest transaction, collecting the fast path's batch. */
   fanOut?: (into: DispatchBatch) => NonNullable<PersistDeps["onStored"]>;
 }
@@ -74,7 +76,9 @@ export function ingestRoutes(deps: IngestBackendDeps): InternalRoute[] {
             },
           };
         }
-        const changes = await loadSourceChanges(deps.db, deps.zenlock, since, deps.clock.now());
+        const changes = await loadSourceChanges(deps.db, deps.zenlock, since, deps.clock.now(), {
+          ...(deps.maxSecretVersions === undefined ? {} : { maxSecretVersions: deps.maxSecretVersions }),
+        });
         return { status: 200, body: changes };
       },
     },

@@ -122,6 +122,7 @@ export async function startBackendMesh(
       clock: svc.tenancy.clock,
       trustDomain: td,
       signed,
+      maxSecretVersions: config.ingest.maxSecretVersions,
       ...(opts.delivery ? { fanOut: opts.delivery.fanOut } : {}),
     }),
     ...(opts.delivery?.routes ?? []),

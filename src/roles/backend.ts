@@ -64,6 +64,7 @@ export async function startBackend(
     authFailureWindowSeconds: config.auth.failureWindowSeconds,
     metrics,
     ingestBaseUrl: opts.ingestBaseUrl,
+    maxSecretVersions: config.ingest.maxSecretVersions,
     egressBoxKey: () => opts.egressBoxPublicKey,
     delivery: { queue: delivery.queue, kick: () => delivery.scheduler.kick() },
   });

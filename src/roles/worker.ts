@@ -138,6 +138,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           plainHttpAllowed: opts.config.profile === "dev",
           headersTimeoutMs: opts.config.ingest.headersTimeoutSeconds * 1000,
           requestTimeoutMs: opts.config.ingest.requestTimeoutSeconds * 1000,
+          limits: {
+            maxConnections: opts.config.ingest.maxConnections,
+            maxConnectionsPerClient: opts.config.ingest.maxConnectionsPerClient,
+            maxInflightBytes: opts.config.ingest.maxInflightBytes,
+            maxInflightBytesPerClient: opts.config.ingest.maxInflightBytesPerClient,
+          },
+          maxSecretVersions: opts.config.ingest.maxSecretVersions,
           ...(fastPath ? { onDispatch: (batch: DispatchBatch) => fastPath.send(batch) } : {}),
         })
       : undefined;

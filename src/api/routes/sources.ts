@@ -44,8 +44,16 @@ const withSecret = source.extend({ secret: z.string() });
 const projectParams = z.strictObject({ project_id: idParam("prj") });
 const sourceParams = z.strictObject({ project_id: idParam("prj"), source_id: idParam("src") });
 
-export function sourceRoutes(rc: RouteContext, ingestBaseUrl: () => string): void {
-  const deps: SourceDeps = { ...rc.tenancy, ingestBaseUrl };
+export function sourceRoutes(
+  rc: RouteContext,
+  ingestBaseUrl: () => string,
+  maxSecretVersions?: number,
+): void {
+  const deps: SourceDeps = {
+    ...rc.tenancy,
+    ingestBaseUrl,
+    ...(maxSecretVersions === undefined ? {} : { maxSecretVersions }),
+  };
   defineRoute(rc, {
     method: "POST",
     url: "/v1/projects/:project_id/sources",

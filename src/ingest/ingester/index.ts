@@ -9,10 +9,12 @@ import type { DispatchBatch } from "../../deliver/types.ts";
 import type { Logger } from "../../log/index.ts";
 import type { InternalClient } from "../../mesh/index.ts";
 import { createBatcher } from "./batcher.ts";
+import type { IngestLimits } from "./limits.ts";
 import { type IngestServer, startIngestServer } from "./server.ts";
 import { createSourceCache, type SourceCache } from "./source-cache.ts";
 
 export { type Batcher, createBatcher } from "./batcher.ts";
+export { clientKey, DEFAULT_INGEST_LIMITS, type IngestLimits } from "./limits.ts";
 export { type IngestServer, startIngestServer } from "./server.ts";
 export { createSourceCache, type SourceCache, type SourceChanges } from "./source-cache.ts";
 
@@ -33,6 +35,8 @@ export async function startIngester(opts: {
   plainHttpAllowed: boolean;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  limits?: Partial<IngestLimits>;
+  maxSecretVersions?: number;
   /** The fast path: deliveries the backend leased with a committed batch. */
   onDispatch?(batch: DispatchBatch): void;
 }): Promise<RunningIngester> {
@@ -57,6 +61,8 @@ export async function startIngester(opts: {
       plainHttpAllowed: opts.plainHttpAllowed,
       ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
       ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+      ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+      ...(opts.maxSecretVersions === undefined ? {} : { maxSecretVersions: opts.maxSecretVersions }),
     });
   } catch (err) {
     sources.close();

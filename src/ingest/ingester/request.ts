@@ -1,6 +1,7 @@
 /** Reading an ingest request: headers into one map, the body raw with a hard cap. */
 import type { IncomingMessage } from "node:http";
 import { ZenError } from "../../core/index.ts";
+import type { Reservation } from "./limits.ts";
 
 /** Lower-case names; a repeated header's values joined with ", " (as HTTP allows for list headers). */
 export function headerMap(req: IncomingMessage): Record<string, string> {
@@ -23,11 +24,19 @@ export function mediaType(req: IncomingMessage): string | undefined {
  * Reads the body up to `limit` bytes. Over the limit (by Content-Length or
  * while streaming) it stops reading and throws PAYLOAD_TOO_LARGE; a client
  * that stalls past the server's request timeout is cut off by the server.
+ * The bytes are held in `reservation`: a declared length all at once before
+ * anything is read, a body of unknown length chunk by chunk; a cap passed
+ * stops the reading with the reservation's error.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) {
+export function readBody(req: IncomingMessage, limit: number, reservation: Reservation): Promise<Buffer> {
+  const header = req.headers["content-length"];
+  const declared = header === undefined ? undefined : Number(header);
+  if (declared !== undefined && declared > limit) {
     return Promise.reject(new ZenError("PAYLOAD_TOO_LARGE"));
+  }
+  if (declared !== undefined) {
+    const refused = reservation.grow(declared);
+    if (refused) return Promise.reject(refused);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -46,6 +55,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         req.pause();
         finish(new ZenError("PAYLOAD_TOO_LARGE"));
         return;
+      }
+      if (declared === undefined) {
+        const refused = reservation.grow(chunk.length);
+        if (refused) {
+          req.pause();
+          finish(refused);
+          return;
+        }
       }
       chunks.push(chunk);
     };

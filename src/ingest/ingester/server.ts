@@ -4,7 +4,11 @@
  * replay keys checked by the backend), oversized or slow requests (hard body
  * cap, header and request timeouts), wrong media types, plain HTTP where a
  * source did not allow it, and probing for source ids (an unknown source costs
- * the same work as a known one with a bad signature). It answers 202 only
+ * the same work as a known one with a bad signature), and floods of large
+ * bodies (caps on connections and body bytes in flight, per client and in
+ * all; a signature header absent or malformed refused before the body is
+ * read; at most the cap of secret versions tried, large bodies verified off
+ * the event loop). It answers 202 only
  * after the backend committed the event; when the backend cannot be reached
  * it answers 503 with Retry-After and stores nothing.
  */
@@ -16,21 +20,28 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type Clock, correlationIdFrom, isZenError, ZenError } from "../../core/index.ts";
 import { hmacSha256, sha256 } from "../../crypto/index.ts";
 import type { Logger } from "../../log/index.ts";
 import { type ContentMode, detectMode, ingestFields, parseIncoming } from "../cloudevents/index.ts";
 import { getScheme } from "../schemes/index.ts";
+import { headerFailure } from "../schemes/precheck.ts";
 import type { IngestItem, IngestOutcome, SourceSnapshot, Verified } from "../types.ts";
 import type { Batcher } from "./batcher.ts";
+import { clientKey, createAdmission, DEFAULT_INGEST_LIMITS, type IngestLimits } from "./limits.ts";
 import { headerMap, mediaType, readBody } from "./request.ts";
 import type { SourceCache } from "./source-cache.ts";
+import { createVerifyPool, type VerifyPool } from "./verify-pool.ts";
 
 const PATH = /^\/e\/([^/?#]{1,64})(?:\?.*)?$/;
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** How long a connection over a cap may stay open for its answer. */
+const REFUSED_SOCKET_MS = 5_000;
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json$/;
+/** Secret versions tried per request unless configured (`ingest.maxSecretVersions`). */
+const DEFAULT_MAX_SECRET_VERSIONS = 3;
 
 export interface IngestServerOptions {
   sources: SourceCache;
@@ -45,11 +56,19 @@ export interface IngestServerOptions {
   plainHttpAllowed: boolean;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Caps on connections and body bytes in flight (default DEFAULT_INGEST_LIMITS). */
+  limits?: Partial<IngestLimits>;
+  /** Secret versions tried per request, newest first: a source pushed with more is bounded here too. */
+  maxSecretVersions?: number;
+  /** Threads verifying large bodies (default: the cores but one, 1–4). */
+  verifyThreads?: number;
   onOutcome?(outcome: string): void;
 }
 
 export interface IngestServer {
   url: string;
+  /** Connections and body bytes held now (admitted ones), for tests and metrics. */
+  load(): { connections: number; inflightBytes: number; clients: number };
   close(): Promise<void>;
 }
 
@@ -67,8 +86,8 @@ function reply(res: ServerResponse, status: number, body: unknown, headers: Reco
 
 function fail(res: ServerResponse, err: ZenError, correlationId: string) {
   const headers: Record<string, string> = { "x-correlation-id": correlationId, ...(err.headers ?? {}) };
-  // A request whose body we stopped reading must not keep the connection.
-  if (err.code === "PAYLOAD_TOO_LARGE") headers.connection = "close";
+  // A request whose body we stopped reading (or never read) must not keep the connection.
+  if (err.code === "PAYLOAD_TOO_LARGE" || !res.req.complete) headers.connection = "close";
   reply(
     res,
     err.status,
@@ -84,10 +103,14 @@ function fail(res: ServerResponse, err: ZenError, correlationId: string) {
   );
 }
 
-function validSecrets(source: SourceSnapshot, now: Date): string[] {
-  return source.secrets
-    .filter((s) => s.expiresAt === null || Date.parse(s.expiresAt) > now.getTime())
-    .map((s) => s.value);
+/** The newest `max` secrets that verify at `now` (the snapshot lists them newest first). */
+function validSecrets(source: SourceSnapshot, now: Date, max: number): string[] {
+  const out: string[] = [];
+  for (const s of source.secrets) {
+    if (out.length === max) break;
+    if (s.expiresAt === null || Date.parse(s.expiresAt) > now.getTime()) out.push(s.value);
+  }
+  return out;
 }
 
 function checkTransport(req: IncomingMessage, source: SourceSnapshot, opts: IngestServerOptions): void {
@@ -100,23 +123,33 @@ function checkTransport(req: IncomingMessage, source: SourceSnapshot, opts: Inge
   }
 }
 
-function verify(
+/** Refuses, before the body is read, a request whose signature headers cannot verify whatever the body. */
+function precheck(source: SourceSnapshot, headers: Record<string, string>, now: Date): void {
+  if (!source.signatureRequired) return;
+  const reason = headerFailure(source.scheme, headers, source.settings, now, source.toleranceSeconds);
+  if (reason !== undefined) throw new ZenError("SIGNATURE_INVALID", { details: { reason } });
+}
+
+/** The verified signature (undefined when the source verifies none) and the body, which may come back as a new Buffer. */
+async function verify(
+  pool: VerifyPool,
   source: SourceSnapshot,
   headers: Record<string, string>,
   body: Buffer,
   now: Date,
-): Verified | undefined {
-  if (!source.signatureRequired) return undefined;
-  const r = getScheme(source.scheme).verify({
+  maxSecrets: number,
+): Promise<{ verified: Verified | undefined; body: Buffer }> {
+  if (!source.signatureRequired) return { verified: undefined, body };
+  const r = await pool.verify(source.scheme, {
     headers,
     body,
-    secrets: validSecrets(source, now),
+    secrets: validSecrets(source, now, maxSecrets),
     settings: source.settings,
     now,
     toleranceSeconds: source.toleranceSeconds,
   });
-  if (!r.ok) throw new ZenError("SIGNATURE_INVALID", { details: { reason: r.reason } });
-  return r.value;
+  if (!r.result.ok) throw new ZenError("SIGNATURE_INVALID", { details: { reason: r.result.reason } });
+  return { verified: r.result.value, body: r.body };
 }
 
 /**
@@ -239,12 +272,23 @@ function answer(res: ServerResponse, outcomes: IngestOutcome[], batch: boolean, 
 export async function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
   // Work done for an unknown source, so its answer takes as long as a bad signature's.
   const decoyKey = randomBytes(32);
+  const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...opts.limits };
+  const admission = createAdmission(limits);
+  const pool = createVerifyPool(opts.verifyThreads === undefined ? {} : { threads: opts.verifyThreads });
+  const maxSecrets = opts.maxSecretVersions ?? DEFAULT_MAX_SECRET_VERSIONS;
+  // Sockets over a connection cap, by "address:port" (the same for a TLS socket and the TCP one under it).
+  const refusedSockets = new Map<string, ZenError>();
+  const socketName = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const correlationId = correlationIdFrom(req.headers);
     const started = performance.now();
     let outcome = "error";
+    const client = clientKey(req.socket.remoteAddress);
+    const reservation = admission.reserve(client);
     try {
+      const refused = refusedSockets.size === 0 ? undefined : refusedSockets.get(socketName(req.socket));
+      if (refused) throw refused;
       if (req.method !== "POST") {
         throw new ZenError("METHOD_NOT_ALLOWED", { headers: { allow: "POST" } });
       }
@@ -255,7 +299,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       }
       const source = opts.sources.get(m[1]!);
       if (!source?.enabled) {
-        const body = await readBody(req, DEFAULT_MAX_BODY);
+        const body = await readBody(req, DEFAULT_MAX_BODY, reservation);
         hmacSha256(decoyKey, body);
         throw new ZenError("SOURCE_NOT_FOUND");
       }
@@ -265,9 +309,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
       const headers = headerMap(req);
       const mode = modeOf(source, headers);
-      const body = await readBody(req, source.maxBodyBytes);
       const now = opts.clock.now();
-      const verified = verify(source, headers, body, now);
+      precheck(source, headers, now);
+      const read = await readBody(req, source.maxBodyBytes, reservation);
+      const { verified, body } = await verify(pool, source, headers, read, now, maxSecrets);
       const items = itemsOf(source, mode, headers, body, contentType, verified, correlationId, now);
       if (items.length === 0) {
         reply(res, 202, { events: [] }, { "x-correlation-id": correlationId });
@@ -291,6 +336,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       }
       fail(res, z, correlationId);
     } finally {
+      reservation.release();
       opts.onOutcome?.(outcome);
       opts.logger.debug(
         { correlation_id: correlationId, outcome, ms: Math.round((performance.now() - started) * 10) / 10 },
@@ -326,6 +372,25 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       )
     : createHttpServer(serverOptions, listener);
   server.maxHeadersCount = 100;
+  // Counted on the TCP connection, before TLS: a handshake that never finishes holds a socket too.
+  server.on("connection", (socket: Socket) => {
+    const client = clientKey(socket.remoteAddress);
+    const refused = admission.connect(client);
+    if (refused === undefined) {
+      socket.once("close", () => admission.closed(client));
+      return;
+    }
+    // Over a cap: its requests are answered at once, without reading a body. Refused sockets are bounded
+    // too (as many as the cap), and held at most a few seconds; past that they are dropped unanswered.
+    if (refusedSockets.size >= limits.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    const name = socketName(socket);
+    refusedSockets.set(name, refused);
+    socket.setTimeout(REFUSED_SOCKET_MS, () => socket.destroy());
+    socket.once("close", () => refusedSockets.delete(name));
+  });
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     // A client too slow with its headers or body gets 408; headers over the limit 431; anything else
     // unparsable 400. Never a stack trace.
@@ -346,10 +411,13 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {
     url: `${opts.tls ? "https" : "http"}://${host}:${addr.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    load: () => admission.load(),
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      });
+      await pool.close();
+    },
   };
 }

@@ -12,7 +12,34 @@ import type { CloudEventsMode, SchemeName } from "../types.ts";
 export type SourceDeps = TenancyDeps & {
   /** Public base URL of the ingesters, without a trailing slash: `https://in.example.com`. */
   ingestBaseUrl: () => string;
+  /** Live secret versions a source may hold (default DEFAULT_MAX_SECRET_VERSIONS). */
+  maxSecretVersions?: number;
 };
+
+/**
+ * How many secret versions of one source verify at once. Every version costs
+ * one HMAC over the body of every request, so the cap bounds the work a
+ * forged request causes: rotation past it retires the oldest, and the
+ * versions handed to ingesters (and shown) are the newest this many only.
+ */
+export const DEFAULT_MAX_SECRET_VERSIONS = 3;
+/** The highest cap the configuration accepts (`ingest.maxSecretVersions`). */
+export const MAX_SECRET_VERSIONS_LIMIT = 8;
+
+export const secretCap = (deps: { maxSecretVersions?: number }): number =>
+  deps.maxSecretVersions ?? DEFAULT_MAX_SECRET_VERSIONS;
+
+/**
+ * The newest `$4` secret versions of each source in `$2` that still verify
+ * at `$3`, newest first. `columns` are read from `source_secrets`.
+ */
+export const liveSecretsSql = (columns: string) => `select ${columns} from (
+    select ${columns}, row_number() over (partition by source_id order by version desc) as live_rank
+      from source_secrets
+     where tenant_id = $1 and source_id = any($2::text[]) and (expires_at is null or expires_at > $3)
+  ) live
+  where live_rank <= $4
+  order by source_id, version desc`;
 
 export interface SecretVersionView {
   version: number;
@@ -129,20 +156,21 @@ export async function loadSource(
   return row;
 }
 
-/** Secret versions (metadata only) of these sources that still verify at `now`. */
+/** Secret versions (metadata only) of these sources that verify at `now`: the newest `max` live ones. */
 export async function liveSecretVersions(
   tx: Tx,
   tenantId: string,
   sourceIds: readonly string[],
   now: Date,
+  max: number,
 ): Promise<SecretRow[]> {
   if (sourceIds.length === 0) return [];
-  const r = await tx.query<SecretRow>(
-    `select source_id, version, created_at, expires_at from source_secrets
-      where tenant_id = $1 and source_id = any($2::text[]) and (expires_at is null or expires_at > $3)
-      order by source_id, version desc`,
-    [tenantId, sourceIds, now],
-  );
+  const r = await tx.query<SecretRow>(liveSecretsSql("source_id, version, created_at, expires_at"), [
+    tenantId,
+    sourceIds,
+    now,
+    max,
+  ]);
   return r.rows;
 }
 

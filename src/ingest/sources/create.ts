@@ -10,6 +10,7 @@ import {
   type SourceDeps,
   type SourceRow,
   type SourceView,
+  secretCap,
   secretRowId,
   toView,
 } from "./common.ts";
@@ -79,7 +80,7 @@ export async function createSource(
       version: 1,
       secret_origin: v.secret === undefined ? "generated" : "supplied",
     });
-    const secrets = await liveSecretVersions(tx, ctx.tenantId, [id], now);
+    const secrets = await liveSecretVersions(tx, ctx.tenantId, [id], now, secretCap(deps));
     return { source: toView(deps, r.rows[0]!, secrets), secret };
   });
 }

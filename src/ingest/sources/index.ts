@@ -1,4 +1,10 @@
-export type { SecretVersionView, SourceDeps, SourceView } from "./common.ts";
+export {
+  DEFAULT_MAX_SECRET_VERSIONS,
+  MAX_SECRET_VERSIONS_LIMIT,
+  type SecretVersionView,
+  type SourceDeps,
+  type SourceView,
+} from "./common.ts";
 export { createSource } from "./create.ts";
 export { deleteSource } from "./delete.ts";
 export {

@@ -8,6 +8,7 @@ import {
   type SourceDeps,
   type SourceRow,
   type SourceView,
+  secretCap,
   toView,
 } from "./common.ts";
 
@@ -27,7 +28,7 @@ export async function listSources(
       [ctx.tenantId, projectId, opts.after ?? null, opts.limit],
     );
     const ids = r.rows.map((s) => s.id);
-    const secrets = await liveSecretVersions(tx, ctx.tenantId, ids, deps.clock.now());
+    const secrets = await liveSecretVersions(tx, ctx.tenantId, ids, deps.clock.now(), secretCap(deps));
     return r.rows.map((s) => toView(deps, s, secrets));
   });
 }
@@ -36,6 +37,10 @@ export async function getSource(deps: SourceDeps, ctx: ActionContext, sourceId: 
   requirePermission(ctx, "sources:read");
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     const row = await loadSource(tx, ctx, sourceId);
-    return toView(deps, row, await liveSecretVersions(tx, ctx.tenantId, [sourceId], deps.clock.now()));
+    return toView(
+      deps,
+      row,
+      await liveSecretVersions(tx, ctx.tenantId, [sourceId], deps.clock.now(), secretCap(deps)),
+    );
   });
 }

@@ -8,6 +8,7 @@ import {
   SECRET_SEAL,
   type SourceDeps,
   type SourceView,
+  secretCap,
   secretRowId,
   toView,
 } from "./common.ts";
@@ -19,6 +20,9 @@ import { checkSecret, newSecret } from "./scheme-rules.ts";
  * overlap (the input's, else the source's), so senders can switch over; no
  * older version outlives it, and versions already past their expiry are
  * deleted. An overlap of 0 retires the old secret at once (a leaked secret).
+ * At most the cap of live versions remain (`ingest.maxSecretVersions`): the
+ * oldest beyond it are deleted, whatever their overlap, so rotating in a loop
+ * cannot multiply the HMAC work every request to the source costs.
  */
 export async function rotateSourceSecret(
   deps: SourceDeps,
@@ -62,6 +66,12 @@ export async function rotateSourceSecret(
        values ($1, $2, $3, $4, $5, null)`,
       [ctx.tenantId, sourceId, version, sealed, now],
     );
+    // Versions only grow, so the newest `cap` are the versions above version - cap.
+    const cap = secretCap(deps);
+    const retired = await tx.query<{ version: number }>(
+      "delete from source_secrets where tenant_id = $1 and source_id = $2 and version <= $3 returning version",
+      [ctx.tenantId, sourceId, version - cap],
+    );
     await tx.query("update sources set updated_at = $3 where tenant_id = $1 and id = $2", [
       ctx.tenantId,
       sourceId,
@@ -72,9 +82,10 @@ export async function rotateSourceSecret(
       scheme: source.scheme,
       version,
       overlap_seconds: overlap,
+      retired_versions: retired.rows.length,
       secret_origin: v.secret === undefined ? "generated" : "supplied",
     });
-    const secrets = await liveSecretVersions(tx, ctx.tenantId, [sourceId], now);
+    const secrets = await liveSecretVersions(tx, ctx.tenantId, [sourceId], now, cap);
     return { source: toView(deps, { ...source, updated_at: now }, secrets), secret };
   });
 }

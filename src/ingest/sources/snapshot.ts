@@ -13,7 +13,16 @@ import { type Actor, newId, ZenError } from "../../core/index.ts";
 import type { Database, Tx } from "../../db/index.ts";
 import type { ZenLock } from "../../zenlock/index.ts";
 import type { SourceSnapshot } from "../types.ts";
-import { DIRECTORY_LOCK, iso, SECRET_SEAL, SOURCE_COLUMNS, type SourceRow, secretRowId } from "./common.ts";
+import {
+  DEFAULT_MAX_SECRET_VERSIONS,
+  DIRECTORY_LOCK,
+  iso,
+  liveSecretsSql,
+  SECRET_SEAL,
+  SOURCE_COLUMNS,
+  type SourceRow,
+  secretRowId,
+} from "./common.ts";
 
 export const SNAPSHOT_PAGE_SIZE = 1000;
 
@@ -37,6 +46,8 @@ export interface LoadSourceChangesOptions {
   actor?: Actor;
   correlationId?: string;
   limit?: number;
+  /** Secret versions handed out per source, newest first (default DEFAULT_MAX_SECRET_VERSIONS). */
+  maxSecretVersions?: number;
 }
 
 interface DirectoryRow {
@@ -66,6 +77,7 @@ export async function loadSourceChanges(
     throw new ZenError("VALIDATION_FAILED", { message: "since must be a non-negative integer" });
   }
   const limit = opts.limit ?? SNAPSHOT_PAGE_SIZE;
+  const maxSecrets = opts.maxSecretVersions ?? DEFAULT_MAX_SECRET_VERSIONS;
   const rows = await db.withGlobal(async (tx) => {
     await tx.query("select pg_advisory_xact_lock($1::bigint)", [DIRECTORY_LOCK]);
     const r = await tx.query<DirectoryRow>(
@@ -101,7 +113,9 @@ export async function loadSourceChanges(
     const ids = [...revisions.keys()];
     let found: SourceSnapshot[];
     try {
-      found = await db.withTenant(tenantId, (tx) => readTenant(tx, zenlock, tenantId, revisions, now, audit));
+      found = await db.withTenant(tenantId, (tx) =>
+        readTenant(tx, zenlock, tenantId, revisions, now, audit, maxSecrets),
+      );
     } catch (err) {
       if (!(err instanceof ZenError) || (err.code !== "KEY_UNAVAILABLE" && err.code !== "CRYPTO_FAILED")) {
         throw err;
@@ -126,18 +140,20 @@ async function readTenant(
   revisions: ReadonlyMap<string, number>,
   now: Date,
   audit: { actor: Actor; correlationId: string },
+  maxSecrets: number,
 ): Promise<SourceSnapshot[]> {
   const ids = [...revisions.keys()];
   const sources = await tx.query<SourceRow>(
     `select ${SOURCE_COLUMNS} from sources where tenant_id = $1 and id = any($2::text[]) order by id`,
     [tenantId, ids],
   );
-  const sealed = await tx.query<SealedRow>(
-    `select source_id, version, sealed, expires_at from source_secrets
-      where tenant_id = $1 and source_id = any($2::text[]) and (expires_at is null or expires_at > $3)
-      order by source_id, version desc`,
-    [tenantId, ids, now],
-  );
+  // A source that holds more live versions than the cap (made before there was one) hands out its newest only.
+  const sealed = await tx.query<SealedRow>(liveSecretsSql("source_id, version, sealed, expires_at"), [
+    tenantId,
+    ids,
+    now,
+    maxSecrets,
+  ]);
   const secrets = new Map<string, { version: number; value: string; expiresAt: string | null }[]>();
   for (const s of sealed.rows) {
     const version = Number(s.version);

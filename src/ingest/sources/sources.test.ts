@@ -347,6 +347,73 @@ for (const kind of DRIVERS) {
       );
     });
 
+    test("rotation beyond the cap of live versions expires the oldest first", async () => {
+      const { source } = await createSource(deps, ctx, {
+        name: "capped",
+        scheme: "github",
+        secret_overlap_seconds: 3600,
+      });
+      const secrets: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        clock.advance(1000);
+        secrets.push((await rotateSourceSecret(deps, ctx, source.id, {})).secret);
+      }
+      const view = await getSource(deps, ctx, source.id);
+      // Six versions made, all inside their overlap: only the newest three (the default cap) are live.
+      assert.deepEqual(
+        view.secret_versions.map((v) => v.version),
+        [6, 5, 4],
+      );
+      assert.deepEqual(
+        (await secretsNow(source.id)).map((s) => [s.version, s.value]),
+        [
+          [6, secrets[4]],
+          [5, secrets[3]],
+          [4, secrets[2]],
+        ],
+      );
+      // The retired versions' sealed rows are gone, not merely hidden.
+      const rows = await t.admin<{ version: number }>(
+        "select version from source_secrets where source_id = $1 order by version",
+        [source.id],
+      );
+      assert.deepEqual(
+        rows.map((r) => Number(r.version)),
+        [4, 5, 6],
+      );
+      const capped = await rotateSourceSecret({ ...deps, maxSecretVersions: 1 }, ctx, source.id, {});
+      assert.deepEqual(
+        capped.source.secret_versions.map((v) => v.version),
+        [7],
+      );
+    });
+
+    test("a source already holding more live versions than the cap hands out only its newest", async () => {
+      const { source } = await createSource(deps, ctx, {
+        name: "legacy",
+        scheme: "github",
+        secret_overlap_seconds: 3600,
+      });
+      // Made under a higher cap (as before there was one): five versions live at once.
+      const wide = { ...deps, maxSecretVersions: 8 };
+      for (let i = 0; i < 4; i++) {
+        clock.advance(1000);
+        await rotateSourceSecret(wide, ctx, source.id, {});
+      }
+      assert.equal((await getSource(deps, ctx, source.id)).secret_versions.length, 3);
+      const changes = await loadSourceChanges(t.db, deps.zenlock, 0, clock.now());
+      const pushed = changes.upserts.find((u) => u.id === source.id);
+      assert.deepEqual(
+        pushed?.secrets.map((s) => s.version),
+        [5, 4, 3],
+      );
+      const narrower = await loadSourceChanges(t.db, deps.zenlock, 0, clock.now(), { maxSecretVersions: 2 });
+      assert.deepEqual(
+        narrower.upserts.find((u) => u.id === source.id)?.secrets.map((s) => s.version),
+        [5, 4],
+      );
+    });
+
     test("deleting removes the source and its secrets and marks the directory entry", async () => {
       const { source } = await createSource(deps, ctx, { name: "gone", scheme: "github" });
       await rotateSourceSecret(deps, ctx, source.id, {});

@@ -10,6 +10,7 @@ import {
   type SourceDeps,
   type SourceRow,
   type SourceView,
+  secretCap,
   toView,
 } from "./common.ts";
 import { parseInput, type UpdateSourceInput, unique, updateSourceInput } from "./input.ts";
@@ -59,6 +60,10 @@ export async function updateSource(
       .sort()
       .join(" ");
     await auditSource(tx, ctx, "source.update", sourceId, { scheme: before.scheme, fields });
-    return toView(deps, r.rows[0]!, await liveSecretVersions(tx, ctx.tenantId, [sourceId], now));
+    return toView(
+      deps,
+      r.rows[0]!,
+      await liveSecretVersions(tx, ctx.tenantId, [sourceId], now, secretCap(deps)),
+    );
   });
 }

@@ -1,0 +1,70 @@
+/**
+ * The header check run before a body is read agrees with full verification:
+ * it refuses only what `verify` refuses, with the same reason, and never a
+ * request `verify` would accept.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SchemeName, VerifyInput } from "../types.ts";
+import { SCHEMES, type SchemeSettings } from "./index.ts";
+import { headerFailure } from "./precheck.ts";
+import { generateStandardWebhooksSecret } from "./standard-webhooks.ts";
+
+const NOW = new Date("2026-03-01T12:00:00.000Z");
+const TOLERANCE = 300;
+const BODY = Buffer.from('{"id":"evt_1","type":"thing.happened"}');
+
+const CASES: { label: string; name: SchemeName; settings: SchemeSettings; secret: string }[] = [
+  ...(Object.keys(SCHEMES) as SchemeName[]).map((name) => ({
+    label: name,
+    name,
+    settings: name === "generic-hmac" ? { header: "x-signature" } : {},
+    secret: SCHEMES[name].generateSecret(),
+  })),
+  { label: "gitlab (signing token)", name: "gitlab", settings: {}, secret: generateStandardWebhooksSecret() },
+  {
+    label: "generic-hmac (timestamp, id)",
+    name: "generic-hmac",
+    settings: {
+      header: "x-sig",
+      timestampHeader: "x-ts",
+      idHeader: "x-id",
+      template: "{id}:{timestamp}:{body}",
+    },
+    secret: "generic secret",
+  },
+];
+
+for (const c of CASES) {
+  test(`${c.label}: the header check refuses only what verification refuses, for the same reason`, () => {
+    const scheme = SCHEMES[c.name];
+    const settings = scheme.settings.parse(c.settings);
+    const signed = scheme.sign({ secret: c.secret, body: BODY, now: NOW, settings });
+    const input = (headers: Record<string, string>): VerifyInput => ({
+      headers,
+      body: BODY,
+      secrets: [c.secret],
+      settings,
+      now: NOW,
+      toleranceSeconds: TOLERANCE,
+    });
+    assert.equal(scheme.verify(input(signed)).ok, true);
+    assert.equal(headerFailure(c.name, signed, settings, NOW, TOLERANCE), undefined);
+    assert.equal(headerFailure(c.name, {}, settings, NOW, TOLERANCE), "missing_signature");
+
+    // Every header dropped or garbled in turn: a refusal before the body names verify's own reason.
+    let refused = 0;
+    for (const name of Object.keys(signed)) {
+      const { [name]: _dropped, ...without } = signed;
+      for (const headers of [without, { ...signed, [name]: "%%%" }, { ...signed, [name]: "" }]) {
+        const early = headerFailure(c.name, headers, settings, NOW, TOLERANCE);
+        const full = scheme.verify(input(headers));
+        if (early === undefined) continue;
+        refused++;
+        assert.equal(full.ok, false, `${name}: refused early but verifies`);
+        assert.equal(full.ok ? "ok" : full.reason, early, `${name}: refused early for another reason`);
+      }
+    }
+    assert.ok(refused > 0);
+  });
+}
