@@ -84,6 +84,7 @@ export async function startTestIngest(opts: TestIngestOptions = {}): Promise<Tes
         contentTypes: ["application/json", "application/octet-stream"],
         toleranceSeconds: 300,
         enabled: true,
+        cloudevents: "off",
         secrets: secrets.map((value, i) => ({
           version: secrets.length - i,
           value,
