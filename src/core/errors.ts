@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   CLIENT_CERT_REJECTED: 403,
   MALFORMED_JSON: 400,
   CLOUDEVENT_INVALID: 400,
+  // Quotas and fairness
+  QUOTA_EXCEEDED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -71,6 +73,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   CLIENT_CERT_REJECTED: "This source requires a pinned client certificate.",
   MALFORMED_JSON: "The body is not valid JSON.",
   CLOUDEVENT_INVALID: "The CloudEvent is not valid.",
+  // Quotas and fairness
+  QUOTA_EXCEEDED: "The project has reached a quota.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["RATE_LIMITED", "UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
