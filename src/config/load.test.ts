@@ -96,7 +96,7 @@ describe("loadConfig", () => {
     assert.equal(c.database.poolSize, 25);
   });
 
-  test("per-project quotas: production defaults, settable from the environment, zero refused", () => {
+  test("quotas and the egress tenant share: production defaults, settable from the environment, zero refused", () => {
     const d = loadConfig({ env: {} }).quotas;
     assert.deepEqual(d, {
       sourcesPerProject: 100,
@@ -110,6 +110,11 @@ describe("loadConfig", () => {
     }).quotas;
     assert.equal(c.sourcesPerProject, 7);
     assert.equal(c.rotationsPerDay, 3);
+    assert.equal(loadConfig({ env: {} }).deliver.egressTenantSharePercent, 25);
+    assert.equal(
+      loadConfig({ env: { ZENMESH_EGRESS_TENANT_SHARE_PERCENT: "60" } }).deliver.egressTenantSharePercent,
+      60,
+    );
     assert.throws(
       () => loadConfig({ env: { ZENMESH_QUOTA_DESTINATIONS_PER_PROJECT: "0" } }),
       (err: unknown) => isZenError(err) && err.code === "CONFIG_INVALID",

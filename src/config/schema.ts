@@ -112,6 +112,8 @@ export interface Config {
     readonly circuitCooldownSeconds: number;
     /** A destination failing continuously for this long is disabled. */
     readonly disableAfterSeconds: number;
+    /** The most of egress's job slots one tenant may hold, in percent. */
+    readonly egressTenantSharePercent: number;
   };
   /** Per-project limits (the defaults of every project). */
   readonly quotas: {
@@ -255,6 +257,7 @@ export function configSchema(cwd: string) {
           circuitFailureThreshold: int(1, 10_000).default(5),
           circuitCooldownSeconds: int(1, DAY).default(30),
           disableAfterSeconds: int(60, 90 * DAY).default(5 * DAY),
+          egressTenantSharePercent: int(1, 100).default(25),
         })
         .prefault({}),
       quotas: z

@@ -58,6 +58,8 @@ export function startEgress(opts: {
   clock: Clock;
   userAgent: string;
   lookup?: Lookup;
+  /** The most of egress's job slots one tenant may hold, in percent. */
+  tenantSharePercent?: number;
 }): RunningEgress {
   const sender = createSender({
     allowCidrs: opts.allowCidrs,
@@ -71,6 +73,7 @@ export function startEgress(opts: {
     clock: opts.clock,
     logger: opts.logger,
     userAgent: opts.userAgent,
+    ...(opts.tenantSharePercent === undefined ? {} : { tenantSharePercent: opts.tenantSharePercent }),
   });
   const id = (p: string) => `spiffe://${opts.trustDomain}/${p}`;
   return {
