@@ -22,6 +22,7 @@ import {
   createUser,
   grantMembership,
   PROJECT_PERMISSIONS,
+  type ProjectQuotas,
   type Role,
   type TenancyDeps,
 } from "../../src/tenancy/index.ts";
@@ -104,7 +105,10 @@ export interface TestResponse {
   json: any;
 }
 
-export async function startTestApi(kind: DriverKind, opts: { failureLimit?: number } = {}): Promise<TestApi> {
+export async function startTestApi(
+  kind: DriverKind,
+  opts: { failureLimit?: number; quotas?: ProjectQuotas } = {},
+): Promise<TestApi> {
   const t = await freshDatabase(kind);
   const clock = fixedClock(Date.now());
   const logs = captureLogs();
@@ -117,6 +121,7 @@ export async function startTestApi(kind: DriverKind, opts: { failureLimit?: numb
     sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
     ingestBaseUrl: () => TEST_INGEST_BASE_URL,
     egressBoxKey: () => egressBox.publicKey,
+    ...(opts.quotas ? { quotas: opts.quotas } : {}),
   };
   const app = buildApiServer({
     tenancy,
