@@ -158,12 +158,13 @@ describe("the egress dispatcher", () => {
 
   test("no tenant holds more than its share of the job slots; over-share jobs are deferred, not failed", async () => {
     const reports: AttemptReport[] = [];
+    const logs = captureLogs();
     const d = createDispatcher({
       sender,
       box,
       report: (r) => reports.push(r),
       clock,
-      logger: captureLogs().logger,
+      logger: logs.logger,
       userAgent: "zenmesh/test",
       maxJobs: 10,
       tenantSharePercent: 50,
@@ -173,6 +174,9 @@ describe("the egress dispatcher", () => {
     const b = batchOf(3, { tenantId: "ten_b", maxInFlight: 1 });
     assert.deepEqual(d.accept(a), { accepted: 5, deferred: 7 });
     assert.deepEqual(d.accept(b), { accepted: 3, deferred: 0 }, "B still finds slots");
+    const warnings = logs.lines().filter((l) => l.includes("at its share of egress job slots"));
+    assert.equal(warnings.length, 1, "said once, not once per deferred job");
+    assert.ok(warnings[0]!.includes('"tenant_id":"ten_a"'));
     const deferredA = reports.filter((r) => r.outcome.kind === "deferred");
     assert.equal(deferredA.length, 7);
     for (const r of deferredA) {

@@ -63,6 +63,8 @@ interface Lane {
 }
 
 const DEFER_MS = 1000;
+/** A tenant at its share is logged at most this often. */
+const SHARE_WARN_MS = 60_000;
 
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const maxJobs = opts.maxJobs ?? 20_000;
@@ -72,6 +74,19 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   let held = 0;
   // Jobs held per tenant (an entry only while it holds any), so no tenant fills every slot.
   const heldBy = new Map<string, number>();
+  // When each tenant was last said to be at its share (swept at each new warning: at most the tenants of a minute).
+  const warnedAt = new Map<string, number>();
+  const atShare = (tenantId: string) => {
+    const now = Date.now();
+    const last = warnedAt.get(tenantId);
+    if (last !== undefined && now - last < SHARE_WARN_MS) return;
+    for (const [id, at] of warnedAt) if (now - at >= SHARE_WARN_MS) warnedAt.delete(id);
+    warnedAt.set(tenantId, now);
+    opts.logger.warn(
+      { tenant_id: tenantId, max_jobs: maxPerTenant },
+      "tenant at its share of egress job slots; its further jobs are deferred",
+    );
+  };
   const hold = (w: Work) => {
     held++;
     heldBy.set(w.destination.tenantId, (heldBy.get(w.destination.tenantId) ?? 0) + 1);
@@ -185,10 +200,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       for (const job of batch.jobs) {
         const event = batch.events[job.eventId];
         const destination = batch.destinations[job.destinationId];
-        const full =
-          closing ||
-          held >= maxJobs ||
-          (destination !== undefined && (heldBy.get(destination.tenantId) ?? 0) >= maxPerTenant);
+        const overShare =
+          destination !== undefined && (heldBy.get(destination.tenantId) ?? 0) >= maxPerTenant;
+        const full = closing || held >= maxJobs || overShare;
+        if (overShare && !closing) atShare(destination.tenantId);
         if (!event || !destination || full) {
           opts.report(deferred(job, full ? DEFER_MS : 0));
           refused++;
