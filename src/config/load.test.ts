@@ -101,6 +101,31 @@ describe("loadConfig", () => {
     assert.equal(c.database.poolSize, 25);
   });
 
+  test("quotas and the egress tenant share: production defaults, settable from the environment, zero refused", () => {
+    const d = loadConfig({ env: {} }).quotas;
+    assert.deepEqual(d, {
+      sourcesPerProject: 100,
+      destinationsPerProject: 100,
+      subscriptionsPerProject: 500,
+      apiKeysPerProject: 100,
+      rotationsPerDay: 24,
+    });
+    const c = loadConfig({
+      env: { ZENMESH_QUOTA_SOURCES_PER_PROJECT: "7", ZENMESH_QUOTA_ROTATIONS_PER_DAY: "3" },
+    }).quotas;
+    assert.equal(c.sourcesPerProject, 7);
+    assert.equal(c.rotationsPerDay, 3);
+    assert.equal(loadConfig({ env: {} }).deliver.egressTenantSharePercent, 25);
+    assert.equal(
+      loadConfig({ env: { ZENMESH_EGRESS_TENANT_SHARE_PERCENT: "60" } }).deliver.egressTenantSharePercent,
+      60,
+    );
+    assert.throws(
+      () => loadConfig({ env: { ZENMESH_QUOTA_DESTINATIONS_PER_PROJECT: "0" } }),
+      (err: unknown) => isZenError(err) && err.code === "CONFIG_INVALID",
+    );
+  });
+
   test("treats an empty environment variable as unset", () => {
     assert.equal(loadConfig({ env: { ZENMESH_API_PORT: "" } }).api.port, 7700);
   });

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { parseTrustProxy } from "../api/client-address.ts";
 import { parseCidrList } from "../deliver/ssrf/ip.ts";
+import { DEFAULT_QUOTAS } from "../tenancy/quotas.ts";
 import { isPostgresUrl, isRedisUrl } from "./urls.ts";
 
 export const PROFILES = ["dev", "production"] as const;
@@ -131,6 +132,17 @@ export interface Config {
     readonly circuitCooldownSeconds: number;
     /** A destination failing continuously for this long is disabled. */
     readonly disableAfterSeconds: number;
+    /** The most of egress's job slots one tenant may hold, in percent. */
+    readonly egressTenantSharePercent: number;
+  };
+  /** Per-project limits (the defaults of every project). */
+  readonly quotas: {
+    readonly sourcesPerProject: number;
+    readonly destinationsPerProject: number;
+    readonly subscriptionsPerProject: number;
+    readonly apiKeysPerProject: number;
+    /** Secret rotations of one source or destination in any 24 hours. */
+    readonly rotationsPerDay: number;
   };
 }
 
@@ -292,6 +304,16 @@ export function configSchema(cwd: string) {
           circuitFailureThreshold: int(1, 10_000).default(5),
           circuitCooldownSeconds: int(1, DAY).default(30),
           disableAfterSeconds: int(60, 90 * DAY).default(5 * DAY),
+          egressTenantSharePercent: int(1, 100).default(25),
+        })
+        .prefault({}),
+      quotas: z
+        .strictObject({
+          sourcesPerProject: int(1, 1_000_000).default(DEFAULT_QUOTAS.sources),
+          destinationsPerProject: int(1, 1_000_000).default(DEFAULT_QUOTAS.destinations),
+          subscriptionsPerProject: int(1, 1_000_000).default(DEFAULT_QUOTAS.subscriptions),
+          apiKeysPerProject: int(1, 1_000_000).default(DEFAULT_QUOTAS.apiKeys),
+          rotationsPerDay: int(1, 10_000).default(DEFAULT_QUOTAS.rotationsPerDay),
         })
         .prefault({}),
     })

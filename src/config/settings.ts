@@ -100,6 +100,12 @@ export const SETTINGS: readonly Setting[] = [
   { path: "deliver.circuitFailureThreshold", env: "ZENMESH_CIRCUIT_FAILURE_THRESHOLD", kind: "integer" },
   { path: "deliver.circuitCooldownSeconds", env: "ZENMESH_CIRCUIT_COOLDOWN_SECONDS", kind: "integer" },
   { path: "deliver.disableAfterSeconds", env: "ZENMESH_DISABLE_AFTER_SECONDS", kind: "integer" },
+  { path: "deliver.egressTenantSharePercent", env: "ZENMESH_EGRESS_TENANT_SHARE_PERCENT", kind: "integer" },
+  { path: "quotas.sourcesPerProject", env: "ZENMESH_QUOTA_SOURCES_PER_PROJECT", kind: "integer" },
+  { path: "quotas.destinationsPerProject", env: "ZENMESH_QUOTA_DESTINATIONS_PER_PROJECT", kind: "integer" },
+  { path: "quotas.subscriptionsPerProject", env: "ZENMESH_QUOTA_SUBSCRIPTIONS_PER_PROJECT", kind: "integer" },
+  { path: "quotas.apiKeysPerProject", env: "ZENMESH_QUOTA_API_KEYS_PER_PROJECT", kind: "integer" },
+  { path: "quotas.rotationsPerDay", env: "ZENMESH_QUOTA_ROTATIONS_PER_DAY", kind: "integer" },
 ];
 
 /** Where the config file path comes from, besides `loadConfig({ file })`. */

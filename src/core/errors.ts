@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   // Ingest admission: connections and body bytes in flight, per client and in all.
   INGEST_CLIENT_LIMITED: 429,
   INGEST_OVERLOADED: 503,
+  // Quotas and fairness
+  QUOTA_EXCEEDED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -97,6 +99,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   // Ingest admission.
   INGEST_CLIENT_LIMITED: "Too many connections or bytes in flight from this client; retry later.",
   INGEST_OVERLOADED: "The ingester is at its limit of connections or bytes in flight; retry later.",
+  // Quotas and fairness
+  QUOTA_EXCEEDED: "The project has reached a quota.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

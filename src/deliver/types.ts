@@ -15,6 +15,8 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** A destination as egress needs it for an attempt. */
 export interface DispatchDestination {
   id: string;
+  /** The tenant whose share of egress's job slots the destination's jobs use. */
+  tenantId: string;
   url: string;
   method: "POST" | "PUT" | "PATCH";
   headers: Record<string, string>;

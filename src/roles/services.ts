@@ -87,6 +87,13 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     clock: systemClock,
     apiKeyEnvironment: config.apiKeys.environment,
     sessions: config.sessions,
+    quotas: {
+      sources: config.quotas.sourcesPerProject,
+      destinations: config.quotas.destinationsPerProject,
+      subscriptions: config.quotas.subscriptionsPerProject,
+      apiKeys: config.quotas.apiKeysPerProject,
+      rotationsPerDay: config.quotas.rotationsPerDay,
+    },
   };
   let redis: Redis | undefined;
   if (config.redis.url) {

@@ -90,6 +90,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       logger: opts.logger,
       clock: systemClock,
       userAgent: `zenmesh/${VERSION}`,
+      tenantSharePercent: opts.config.deliver.egressTenantSharePercent,
     });
   }
   const server = await createInternalServer({

@@ -31,6 +31,13 @@ export {
 } from "./permissions.ts";
 export { createProject, getProject, listProjects, type Project } from "./projects/projects.ts";
 export {
+  type CountedQuota,
+  checkProjectQuota,
+  checkRotationQuota,
+  DEFAULT_QUOTAS,
+  type ProjectQuotas,
+} from "./quotas.ts";
+export {
   authenticateSession,
   login,
   logout,

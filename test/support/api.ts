@@ -23,6 +23,7 @@ import {
   createUser,
   grantMembership,
   PROJECT_PERMISSIONS,
+  type ProjectQuotas,
   type Role,
   type TenancyDeps,
 } from "../../src/tenancy/index.ts";
@@ -116,6 +117,7 @@ export interface TestApiOptions {
   maxConnections?: number;
   /** Also serve the metrics listener, on a free loopback port (`metricsUrl`). */
   metrics?: boolean;
+  quotas?: ProjectQuotas;
 }
 
 export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}): Promise<TestApi> {
@@ -131,6 +133,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
     ingestBaseUrl: () => TEST_INGEST_BASE_URL,
     egressBoxKey: () => egressBox.publicKey,
+    ...(opts.quotas ? { quotas: opts.quotas } : {}),
   };
   const metrics = createApiMetrics({ defaultMetrics: false });
   const app = buildApiServer({

@@ -190,6 +190,7 @@ type LoadedDestination = DispatchDestination & { fifo: boolean };
 export function toWire(d: LoadedDestination): DispatchDestination {
   return {
     id: d.id,
+    tenantId: d.tenantId,
     url: d.url,
     method: d.method,
     headers: d.headers,

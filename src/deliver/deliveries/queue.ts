@@ -67,7 +67,66 @@ interface CandidateRow {
   tenant_id: string;
   destination_id: string;
   state: string;
+  /** Its tenant offered as many entries as its share: it may have more. */
+  capped: boolean;
 }
+
+/** Passes of one claim; each after the first runs only when a tenant was held to its share. */
+const MAX_CLAIM_PASSES = 4;
+
+/**
+ * One pass of a claim: turns across tenants. The tenants with due work come
+ * (not leased) come from a skip scan of (tenant_id, due_at, seq); each offers its oldest
+ * claimable entries, at most an equal share of the batch, from the same index
+ * in due order; the batch takes every tenant's first, then every tenant's
+ * second, and so on, so a tenant with a huge backlog cannot starve the
+ * others. A FIFO entry is claimable only while no earlier entry of its
+ * destination is queued; a half-open circuit whose probe outlived its lease
+ * gets another probe. Candidates are locked last, skipping those another
+ * replica holds. $1 now, $2 entries wanted, $3 cooled since, $4 stale probe.
+ */
+const CLAIM_SQL = `with recursive tenants(tenant_id) as (
+    (select tenant_id from delivery_queue
+      where due_at <= $1 and (lease_until is null or lease_until <= $1) order by tenant_id limit 1)
+    union all
+    select (select n.tenant_id from delivery_queue n
+             where n.tenant_id > t.tenant_id and n.due_at <= $1 and (n.lease_until is null or n.lease_until <= $1)
+             order by n.tenant_id limit 1)
+      from tenants t where t.tenant_id is not null
+  ),
+  share as (
+    select ceil($2::numeric / greatest(count(*), 1))::int as n from tenants where tenant_id is not null
+  ),
+  offered as (
+    select c.*, c.turn = s.n as capped
+      from tenants t
+      cross join share s
+      cross join lateral (
+        select q.delivery_id, q.tenant_id, q.destination_id, q.due_at, q.seq,
+               coalesce(g.state, 'closed') as state,
+               row_number() over (order by q.due_at, q.seq) as turn
+          from delivery_queue q
+          left join destination_gates g on g.destination_id = q.destination_id
+         where q.tenant_id = t.tenant_id
+           and q.due_at <= $1
+           and (q.lease_until is null or q.lease_until <= $1)
+           and (g.state is null or g.state in ('closed', 'disabled')
+                or (g.state = 'open' and g.opened_at <= $3)
+                or (g.state = 'half_open' and g.updated_at <= $4))
+           and (not q.fifo or not exists (
+                 select 1 from delivery_queue h where h.destination_id = q.destination_id and h.seq < q.seq))
+         order by q.due_at, q.seq
+         limit s.n
+      ) c
+     where t.tenant_id is not null
+  ),
+  batch as (select * from offered order by turn, due_at, seq limit $2)
+  select q.delivery_id, q.tenant_id, q.destination_id, b.state, b.capped
+    from batch b
+    join delivery_queue q on q.delivery_id = b.delivery_id
+   where q.due_at <= $1 and (q.lease_until is null or q.lease_until <= $1)
+   order by b.turn, b.due_at, b.seq
+   for update of q skip locked`;
 
 export function createTableQueue(db: Database): DeliveryQueue {
   return {
@@ -96,57 +155,63 @@ export function createTableQueue(db: Database): DeliveryQueue {
       return db.withGlobal(async (tx) => {
         const cooledSince = new Date(opts.now.getTime() - opts.cooldownMs);
         const staleProbe = new Date(opts.now.getTime() - opts.leaseMs);
-        // A FIFO entry is claimable only while no earlier entry of its destination is queued;
-        // a half-open circuit whose probe outlived its lease gets another probe.
-        const r = await tx.query<CandidateRow>(
-          `select q.delivery_id, q.tenant_id, q.destination_id, coalesce(g.state, 'closed') as state
-             from delivery_queue q
-             left join destination_gates g on g.destination_id = q.destination_id
-            where q.due_at <= $1
-              and (q.lease_until is null or q.lease_until <= $1)
-              and (g.state is null or g.state in ('closed', 'disabled')
-                   or (g.state = 'open' and g.opened_at <= $3)
-                   or (g.state = 'half_open' and g.updated_at <= $4))
-              and (not q.fifo or not exists (
-                    select 1 from delivery_queue h where h.destination_id = q.destination_id and h.seq < q.seq))
-            order by q.due_at, q.seq
-            limit $2
-            for update of q skip locked`,
-          [opts.now, opts.limit, cooledSince, staleProbe],
-        );
-        const chosen: CandidateRow[] = [];
-        const probing = new Set<string>();
-        for (const row of r.rows) {
-          if (row.state === "open" || row.state === "half_open") {
-            if (probing.has(row.destination_id)) continue;
-            probing.add(row.destination_id);
-          }
-          chosen.push(row);
-        }
-        if (chosen.length === 0) return [];
-        if (probing.size > 0) {
-          await tx.query(
-            `update destination_gates set state = 'half_open', updated_at = $2
-              where destination_id = any($1::text[]) and state in ('open', 'half_open')`,
-            [[...probing], opts.now],
-          );
-        }
         const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
-        const tokens = chosen.map(() => newLeaseToken());
-        await tx.query(
-          `update delivery_queue q set lease_until = $1, lease_token = t.token
-             from unnest($2::text[], $3::text[]) as t(id, token)
-            where q.delivery_id = t.id`,
-          [leaseUntil, chosen.map((c) => c.delivery_id), tokens],
-        );
-        return chosen.map((c, i) => ({
-          deliveryId: c.delivery_id,
-          tenantId: c.tenant_id,
-          destinationId: c.destination_id,
-          leaseToken: tokens[i]!,
-          leaseUntil,
-          probe: probing.has(c.destination_id),
-        }));
+        // The planner prices the per-tenant scans as if each read its tenant's whole backlog, which
+        // would switch JIT compilation on (seconds); the scans stop after a few rows, so it only costs.
+        await tx.query("select set_config('jit', 'off', true)");
+        const claims: Claim[] = [];
+        const probing = new Set<string>();
+        // A pass offers each tenant an equal share of what is left; a tenant with less leaves the
+        // rest to another pass, where those with more take it. Claimed entries are leased at once,
+        // so a later pass does not see them again.
+        for (let pass = 0; pass < MAX_CLAIM_PASSES && claims.length < opts.limit; pass++) {
+          const r = await tx.query<CandidateRow>(CLAIM_SQL, [
+            opts.now,
+            opts.limit - claims.length,
+            cooledSince,
+            staleProbe,
+          ]);
+          const chosen: CandidateRow[] = [];
+          for (const row of r.rows) {
+            if (row.state === "open" || row.state === "half_open") {
+              if (probing.has(row.destination_id)) continue;
+              probing.add(row.destination_id);
+            }
+            chosen.push(row);
+          }
+          if (chosen.length > 0) {
+            const probes = [
+              ...new Set(chosen.filter((c) => probing.has(c.destination_id)).map((c) => c.destination_id)),
+            ];
+            if (probes.length > 0) {
+              await tx.query(
+                `update destination_gates set state = 'half_open', updated_at = $2
+                  where destination_id = any($1::text[]) and state in ('open', 'half_open')`,
+                [probes, opts.now],
+              );
+            }
+            const tokens = chosen.map(() => newLeaseToken());
+            await tx.query(
+              `update delivery_queue q set lease_until = $1, lease_token = t.token
+                 from unnest($2::text[], $3::text[]) as t(id, token)
+                where q.delivery_id = t.id`,
+              [leaseUntil, chosen.map((c) => c.delivery_id), tokens],
+            );
+            for (const [i, c] of chosen.entries()) {
+              claims.push({
+                deliveryId: c.delivery_id,
+                tenantId: c.tenant_id,
+                destinationId: c.destination_id,
+                leaseToken: tokens[i]!,
+                leaseUntil,
+                probe: probing.has(c.destination_id),
+              });
+            }
+          }
+          // Nobody was held back by their share: there is nothing more to claim now.
+          if (!r.rows.some((row) => row.capped)) break;
+        }
+        return claims;
       });
     },
 

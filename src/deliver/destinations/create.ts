@@ -1,5 +1,5 @@
 import { type ActionContext, newId } from "../../core/index.ts";
-import { requirePermission } from "../../tenancy/index.ts";
+import { checkProjectQuota, requirePermission } from "../../tenancy/index.ts";
 import { newSigningSecret } from "../signing.ts";
 import {
   auditDestination,
@@ -55,6 +55,7 @@ export async function createDestination(
   const document = v.credentials ? credentialsDocument(v.credentials) : null;
   const kinds = v.credentials ? credentialKinds(v.credentials) : [];
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await checkProjectQuota(tx, deps.quotas, ctx, "destinations", now);
     const credentials =
       document === null
         ? null

@@ -81,6 +81,7 @@ export async function loadDestinationsForDispatch(
     }
     out.set(r.id, {
       id: r.id,
+      tenantId,
       projectId: r.project_id,
       url: r.url,
       method: r.method,

@@ -1,5 +1,5 @@
 import type { ActionContext } from "../../core/index.ts";
-import { requirePermission } from "../../tenancy/index.ts";
+import { checkRotationQuota, requirePermission } from "../../tenancy/index.ts";
 import { MAX_SIGNING_SECRETS, newSigningSecret } from "../signing.ts";
 import {
   auditDestination,
@@ -31,6 +31,7 @@ export async function rotateDestinationSecret(
   const now = deps.clock.now();
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     const destination = await loadDestination(tx, ctx, destinationId, true);
+    await checkRotationQuota(tx, deps.quotas, ctx, "destination.secret_rotate", destinationId);
     const secret = v.secret ?? newSigningSecret();
     const overlap = v.overlap_seconds ?? Number(destination.secret_overlap_seconds);
     const expiresAt = new Date(now.getTime() + overlap * 1000);

@@ -60,6 +60,7 @@ describe("the egress dispatcher", () => {
     const id = newId("destination");
     const destination: DispatchDestination = {
       id,
+      tenantId: "ten_default",
       url,
       method: "POST",
       headers: { "x-static": "yes" },
@@ -107,7 +108,8 @@ describe("the egress dispatcher", () => {
       clock,
       logger: captureLogs().logger,
       userAgent: "zenmesh/test",
-      ...(maxJobs === undefined ? {} : { maxJobs }),
+      // The whole capacity, whatever one tenant's share (tested on its own below).
+      ...(maxJobs === undefined ? {} : { maxJobs, tenantSharePercent: 100 }),
     });
     d.accept(batch);
     for (let i = 0; i < 1000 && reports.length < batch.jobs.length; i++)
@@ -152,6 +154,45 @@ describe("the egress dispatcher", () => {
     const full = await run(batchOf(5, { maxInFlight: 1 }), 2);
     assert.equal(full.filter((r) => r.outcome.kind === "deferred").length, 3);
     assert.equal(full.filter((r) => r.outcome.kind === "response").length, 2);
+  });
+
+  test("no tenant holds more than its share of the job slots; over-share jobs are deferred, not failed", async () => {
+    const reports: AttemptReport[] = [];
+    const logs = captureLogs();
+    const d = createDispatcher({
+      sender,
+      box,
+      report: (r) => reports.push(r),
+      clock,
+      logger: logs.logger,
+      userAgent: "zenmesh/test",
+      maxJobs: 10,
+      tenantSharePercent: 50,
+    });
+    // Tenant A floods egress first; one at a time to its destination, so its jobs stay held.
+    const a = batchOf(12, { tenantId: "ten_a", maxInFlight: 1 });
+    const b = batchOf(3, { tenantId: "ten_b", maxInFlight: 1 });
+    assert.deepEqual(d.accept(a), { accepted: 5, deferred: 7 });
+    assert.deepEqual(d.accept(b), { accepted: 3, deferred: 0 }, "B still finds slots");
+    const warnings = logs.lines().filter((l) => l.includes("at its share of egress job slots"));
+    assert.equal(warnings.length, 1, "said once, not once per deferred job");
+    assert.ok(warnings[0]!.includes('"tenant_id":"ten_a"'));
+    const deferredA = reports.filter((r) => r.outcome.kind === "deferred");
+    assert.equal(deferredA.length, 7);
+    for (const r of deferredA) {
+      assert.ok(
+        r.outcome.kind === "deferred" && r.outcome.retryInMs > 0,
+        "handed back to wait, not an attempt",
+      );
+    }
+    for (let i = 0; i < 1000 && reports.length < 15; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(reports.filter((r) => r.outcome.kind === "response").length, 8);
+    // A's slots are free again once its jobs are done.
+    assert.deepEqual(d.accept(batchOf(5, { tenantId: "ten_a", maxInFlight: 1 })), {
+      accepted: 5,
+      deferred: 0,
+    });
+    await d.close();
   });
 
   test("a job whose secrets cannot be opened fails alone, without its error in the report", async () => {

@@ -5,7 +5,9 @@
  * flooded receiver cannot take every worker. A job that could not start
  * before its lease runs short is reported `deferred` (not an attempt) and
  * the backend schedules it again; the whole engine holds a bounded number of
- * jobs. Every attempt's outcome is reported, never thrown; a job whose
+ * jobs, and one tenant at most its share of them (beyond it, its jobs are
+ * deferred the same way, so a flood from one tenant waits in the backend's
+ * queue instead of taking every slot). Every attempt's outcome is reported, never thrown; a job whose
  * secrets cannot be opened is a failure of that job alone.
  */
 import type { Clock } from "../../core/index.ts";
@@ -34,6 +36,8 @@ export interface DispatcherOptions {
   userAgent: string;
   /** Jobs held at most (queued and in flight); beyond it a job is deferred at once. */
   maxJobs?: number;
+  /** The most of `maxJobs` one tenant may hold, in percent; beyond it its jobs are deferred. */
+  tenantSharePercent?: number;
 }
 
 export interface Dispatcher {
@@ -59,12 +63,40 @@ interface Lane {
 }
 
 const DEFER_MS = 1000;
+/** A tenant at its share is logged at most this often. */
+const SHARE_WARN_MS = 60_000;
 
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const maxJobs = opts.maxJobs ?? 20_000;
+  const maxPerTenant = Math.max(1, Math.floor((maxJobs * (opts.tenantSharePercent ?? 25)) / 100));
   const lanes = new Map<string, Lane>();
   const inFlight = new Set<Promise<void>>();
   let held = 0;
+  // Jobs held per tenant (an entry only while it holds any), so no tenant fills every slot.
+  const heldBy = new Map<string, number>();
+  // When each tenant was last said to be at its share (swept at each new warning: at most the tenants of a minute).
+  const warnedAt = new Map<string, number>();
+  const atShare = (tenantId: string) => {
+    const now = Date.now();
+    const last = warnedAt.get(tenantId);
+    if (last !== undefined && now - last < SHARE_WARN_MS) return;
+    for (const [id, at] of warnedAt) if (now - at >= SHARE_WARN_MS) warnedAt.delete(id);
+    warnedAt.set(tenantId, now);
+    opts.logger.warn(
+      { tenant_id: tenantId, max_jobs: maxPerTenant },
+      "tenant at its share of egress job slots; its further jobs are deferred",
+    );
+  };
+  const hold = (w: Work) => {
+    held++;
+    heldBy.set(w.destination.tenantId, (heldBy.get(w.destination.tenantId) ?? 0) + 1);
+  };
+  const unhold = (w: Work) => {
+    held--;
+    const n = (heldBy.get(w.destination.tenantId) ?? 1) - 1;
+    if (n <= 0) heldBy.delete(w.destination.tenantId);
+    else heldBy.set(w.destination.tenantId, n);
+  };
   let closing = false;
 
   const deferred = (job: DispatchJob, retryInMs = DEFER_MS): AttemptReport => ({
@@ -132,7 +164,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const w = lane.queue[0]!;
       if (Date.parse(w.job.startBy) < opts.clock.now().getTime() || closing) {
         lane.queue.shift();
-        held--;
+        unhold(w);
         opts.report(deferred(w.job));
         continue;
       }
@@ -152,7 +184,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const p: Promise<void> = attempt(w).then((r) => {
         opts.report(r);
         lane.inFlight--;
-        held--;
+        unhold(w);
         inFlight.delete(p);
         pump(id, lane);
       });
@@ -168,8 +200,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       for (const job of batch.jobs) {
         const event = batch.events[job.eventId];
         const destination = batch.destinations[job.destinationId];
-        if (!event || !destination || closing || held >= maxJobs) {
-          opts.report(deferred(job, closing || held >= maxJobs ? DEFER_MS : 0));
+        const overShare =
+          destination !== undefined && (heldBy.get(destination.tenantId) ?? 0) >= maxPerTenant;
+        const full = closing || held >= maxJobs || overShare;
+        if (overShare && !closing) atShare(destination.tenantId);
+        if (!event || !destination || full) {
+          opts.report(deferred(job, full ? DEFER_MS : 0));
           refused++;
           continue;
         }
@@ -186,8 +222,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         }
         // The newest batch carries the destination's current limits.
         lane.limit = { maxInFlight: destination.maxInFlight, rate: destination.rateLimitPerSecond };
-        lane.queue.push({ job, event, destination });
-        held++;
+        const w = { job, event, destination };
+        lane.queue.push(w);
+        hold(w);
         accepted++;
       }
       for (const [id, lane] of lanes) pump(id, lane);

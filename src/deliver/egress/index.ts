@@ -61,6 +61,8 @@ export function startEgress(opts: {
   lookup?: Lookup;
   /** zenmesh's own listeners, as known now: refused whatever the allow-list says. */
   systemListeners: () => readonly ListenerAddress[];
+  /** The most of egress's job slots one tenant may hold, in percent. */
+  tenantSharePercent?: number;
 }): RunningEgress {
   const sender = createSender({
     allowCidrs: opts.allowCidrs,
@@ -75,6 +77,7 @@ export function startEgress(opts: {
     clock: opts.clock,
     logger: opts.logger,
     userAgent: opts.userAgent,
+    ...(opts.tenantSharePercent === undefined ? {} : { tenantSharePercent: opts.tenantSharePercent }),
   });
   const id = (p: string) => `spiffe://${opts.trustDomain}/${p}`;
   return {

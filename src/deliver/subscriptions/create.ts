@@ -1,5 +1,5 @@
 import { type ActionContext, newId } from "../../core/index.ts";
-import { requirePermission } from "../../tenancy/index.ts";
+import { checkProjectQuota, requirePermission } from "../../tenancy/index.ts";
 import { parseInput } from "../destinations/input.ts";
 import {
   auditSubscription,
@@ -26,6 +26,7 @@ export async function createSubscription(
   const now = deps.clock.now();
   const sourceIds = [...new Set(v.source_ids ?? [])];
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await checkProjectQuota(tx, deps.quotas, ctx, "subscriptions", now);
     await checkReferences(tx, ctx, { destinationId: v.destination_id, sourceIds: v.source_ids });
     const r = await tx.query<SubscriptionRow>(
       `insert into subscriptions (id, tenant_id, project_id, destination_id, name, source_ids, event_types,

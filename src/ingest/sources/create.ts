@@ -1,5 +1,5 @@
 import { type ActionContext, newId } from "../../core/index.ts";
-import { requirePermission } from "../../tenancy/index.ts";
+import { checkProjectQuota, requirePermission } from "../../tenancy/index.ts";
 import {
   auditSource,
   bumpRevision,
@@ -39,6 +39,7 @@ export async function createSource(
   const id = newId("source");
   const now = deps.clock.now();
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await checkProjectQuota(tx, deps.quotas, ctx, "sources", now);
     const r = await tx.query<SourceRow>(
       `insert into sources (id, tenant_id, project_id, name, scheme, settings, signature_required, allow_plain_http,
          client_cert_pins, max_body_bytes, content_types, tolerance_seconds, secret_overlap_seconds, cloudevents,

@@ -1,5 +1,5 @@
 import type { ActionContext } from "../../core/index.ts";
-import { requirePermission } from "../../tenancy/index.ts";
+import { checkRotationQuota, requirePermission } from "../../tenancy/index.ts";
 import {
   auditSource,
   bumpRevision,
@@ -35,6 +35,7 @@ export async function rotateSourceSecret(
   const now = deps.clock.now();
   return deps.db.withTenant(ctx.tenantId, async (tx) => {
     const source = await loadSource(tx, ctx, sourceId, true);
+    await checkRotationQuota(tx, deps.quotas, ctx, "source.secret_rotate", sourceId);
     const secret =
       v.secret === undefined ? newSecret(source.scheme) : checkSecret(source.scheme, v.secret, "secret");
     const overlap = v.overlap_seconds ?? Number(source.secret_overlap_seconds);

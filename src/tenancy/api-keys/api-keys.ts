@@ -3,6 +3,7 @@ import { type ActionContext, newId, ZenError } from "../../core/index.ts";
 import type { Tx } from "../../db/index.ts";
 import type { TenancyDeps } from "../deps.ts";
 import { isProjectPermission, type ProjectPermission, requirePermission } from "../permissions.ts";
+import { checkProjectQuota } from "../quotas.ts";
 import { generateApiKey, hashApiKey, maskedPrefix, newSalt } from "./format.ts";
 
 export interface ApiKeyView {
@@ -97,6 +98,7 @@ export async function createApiKey(
   const parsed = generateApiKey(deps.apiKeyEnvironment);
   const salt = newSalt();
   const row = await deps.db.withTenant(ctx.tenantId, async (tx) => {
+    await checkProjectQuota(tx, deps.quotas, ctx, "apiKeys", deps.clock.now());
     const r = await tx.query<ApiKeyRow>(
       `insert into api_keys (id, tenant_id, project_id, name, prefix, salt, key_hash, permissions, created_by, expires_at, created_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning ${COLUMNS}`,
