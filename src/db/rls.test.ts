@@ -458,6 +458,39 @@ for (const kind of DRIVERS) {
       }
     });
 
+    test("the policy verifies the context once per statement (an initplan), not once per row", async () => {
+      interface PlanNode {
+        "Node Type": string;
+        "Parent Relationship"?: string;
+        "Actual Rows": number;
+        "Actual Loops": number;
+        Plans?: PlanNode[];
+      }
+      const plan = await t.db.withTenant(A, async (tx) => {
+        for (let i = 0; i < 6; i++) {
+          const { sql, params } = table("projects").insert(A, `plan${i}`);
+          await tx.query(sql, params);
+        }
+        const r = await tx.query<{ "QUERY PLAN": unknown }>(
+          "explain (analyze, costs off, timing off, summary off, format json) select * from projects",
+        );
+        const raw = r.rows[0]?.["QUERY PLAN"];
+        const doc = (typeof raw === "string" ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
+        return doc[0]?.Plan;
+      });
+      assert.ok(plan);
+      const nodes: PlanNode[] = [];
+      const walk = (n: PlanNode) => {
+        nodes.push(n);
+        for (const c of n.Plans ?? []) walk(c);
+      };
+      walk(plan);
+      const init = nodes.filter((n) => n["Parent Relationship"] === "InitPlan");
+      assert.equal(init.length, 1, JSON.stringify(plan));
+      assert.equal(init[0]?.["Actual Loops"], 1);
+      assert.ok(plan["Actual Rows"] >= 7, `the scan returned ${plan["Actual Rows"]} rows`);
+    });
+
     test("a forged user context sees no one's memberships", async () => {
       for (const forged of [
         "usr_rls_1",
