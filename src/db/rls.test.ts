@@ -434,6 +434,11 @@ for (const kind of DRIVERS) {
         TEST_FENCE.context("user", B), // a user context's MAC, as a tenant
         stranger, // signed with a master key the database never stored
         `${A}x.2.${mac}`,
+        `${B}.${mac}`, // no version
+        `.2.${mac}`, // no id
+        `${B}.02.${mac}`, // a version written another way
+        `${B}.99999999.${mac}`,
+        `${B}.-2.${mac}`,
       ];
       for (const forged of forgeries) {
         for (const name of TABLE_NAMES) {
