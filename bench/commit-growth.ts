@@ -14,12 +14,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newId, systemClock } from "../src/core/index.ts";
-import { wrapDriver } from "../src/db/index.ts";
+import { tenantFence, wrapDriver } from "../src/db/index.ts";
 import { openPglite } from "../src/db/pglite.ts";
 import { openPostgres } from "../src/db/postgres.ts";
 import type { DbContext, Driver, Tx } from "../src/db/types.ts";
 import { persistBatch } from "../src/ingest/store/persist.ts";
 import { createTestTenant, testIngestDeps, testItem } from "../src/ingest/store/testing.ts";
+import { generateMasterKey, parseMasterKeyRing } from "../src/zenlock/index.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { createBenchDatabase } from "./lib/postgres.ts";
 
@@ -54,12 +55,13 @@ const timed = (tx: Tx): Tx => {
 
 let dir: string | undefined;
 let driver: Driver;
+const fence = tenantFence(parseMasterKeyRing(generateMasterKey(), "bench"));
 if (postgres) {
   const bench = await createBenchDatabase();
-  driver = await openPostgres({ url: bench.url, poolSize: 4 });
+  driver = await openPostgres({ url: bench.url, poolSize: 4, fence });
 } else {
   dir = mkdtempSync(join(tmpdir(), "zm-growth-"));
-  driver = await openPglite(dir);
+  driver = await openPglite(dir, fence);
 }
 const timedDriver: Driver = {
   ...driver,

@@ -13,7 +13,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import { openDatabase, schemaFingerprint } from "../src/db/index.ts";
+import { openDatabase, schemaFingerprint, tenantFence } from "../src/db/index.ts";
+import { generateMasterKey, parseMasterKeyRing } from "../src/zenlock/index.ts";
 import { PG_ADMIN_URL, PG_APP_ROLE, PG_OWNER_ROLE, pgUrl, REQUIRE_ALL } from "../test/support/env.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -21,6 +22,10 @@ const work = join(root, ".tmp", "test");
 mkdirSync(work, { recursive: true });
 const fingerprint = schemaFingerprint();
 const env: Record<string, string> = {};
+// Templates hold the schema only: each copy takes the fence keys of whoever opens it first
+// (a test's own key, or the dev master key `zenmesh up` generates), so this key is stored nowhere.
+const templateFence = tenantFence(parseMasterKeyRing(generateMasterKey(), "template"));
+const template = { migrate: true, fenceKeys: false } as const;
 const skipped: string[] = [];
 
 async function preparePglite(): Promise<void> {
@@ -28,7 +33,7 @@ async function preparePglite(): Promise<void> {
   if (!existsSync(join(dir, "PG_VERSION"))) {
     const tmp = `${dir}.${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    const db = await openDatabase({ kind: "pglite", dataDir: tmp });
+    const db = await openDatabase({ kind: "pglite", dataDir: tmp, fence: templateFence }, template);
     await db.close();
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
@@ -84,11 +89,15 @@ async function preparePostgres(): Promise<void> {
     const building = `${name}_${process.pid}`;
     await admin(`drop database if exists ${building}`);
     await admin(`create database ${building} owner ${PG_OWNER_ROLE}`);
-    const db = await openDatabase({
-      kind: "postgres",
-      url: pgUrl(PG_OWNER_ROLE, building),
-      ownerUrl: pgUrl(PG_OWNER_ROLE, building),
-    });
+    const db = await openDatabase(
+      {
+        kind: "postgres",
+        url: pgUrl(PG_OWNER_ROLE, building),
+        ownerUrl: pgUrl(PG_OWNER_ROLE, building),
+        fence: templateFence,
+      },
+      template,
+    );
     await db.close();
     try {
       await admin(`alter database ${building} rename to ${name}`);

@@ -31,7 +31,7 @@ export async function listAudit(tx: Tx, opts: ListAuditOptions): Promise<AuditRe
   }
   const r = await tx.query<RecordRow>(
     `select ${RECORD_COLUMNS} from audit_log
-      where tenant_id = nullif(current_setting('app.tenant_id', true), '')
+      where tenant_id = (select zm_fence_tenant())
         and seq > $1::bigint and ($2::text is null or action = $2)
       order by seq limit $3`,
     [afterSeq, action ?? null, limit],

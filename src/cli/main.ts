@@ -32,7 +32,7 @@ Commands:
   join-token create --workload ROLE [--ttl SECONDS] [--json]
                               A one-time token a production role joins the mesh with
   status                      The running system's roles and their last heartbeats
-  migrate                     Apply database migrations (owner connection)
+  migrate                     Apply database migrations (owner connection, master key)
   tenant create --name NAME   Create a tenant, its first project and an API key (shown once)
       [--json]
   user create --email EMAIL   Create a user (password from stdin with --password-stdin,

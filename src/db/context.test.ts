@@ -13,8 +13,9 @@ import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../tes
 import { assertFencedTo } from "./context.ts";
 import type { Tx } from "./types.ts";
 
+// The tenant the transaction's setting proves to the policies.
 const setting = async (tx: Tx) =>
-  (await tx.query<{ t: string | null }>("select current_setting('app.tenant_id', true) as t")).rows[0]?.t;
+  (await tx.query<{ t: string | null }>("select zm_fence_tenant() as t")).rows[0]?.t;
 
 for (const kind of DRIVERS) {
   describe(`the tenant fence record (${kind})`, { skip: skipReason(kind) }, () => {
@@ -34,7 +35,7 @@ for (const kind of DRIVERS) {
 
     test("a global or user transaction is fenced to no tenant", async () => {
       await t.db.withGlobal(async (tx) => {
-        assert.equal(await setting(tx), "");
+        assert.equal(await setting(tx), null);
         await assert.rejects(assertFencedTo(tx, "tnt_fence_a", "x"), /outside its tenant's transaction/);
       });
       await t.db.withUser("usr_fence", async (tx) => {

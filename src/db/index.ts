@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { ZenError } from "../core/index.ts";
+import type { TenantFence } from "./fence.ts";
 import { assertSchemaCurrent, migrate } from "./migrate.ts";
 import { openPglite } from "./pglite.ts";
 import { openPostgres } from "./postgres.ts";
@@ -12,10 +13,11 @@ import type { Database, Driver } from "./types.ts";
 
 export { assertFencedTo, RUNTIME_ROLE } from "./context.ts";
 export { isUniqueViolation, sqlState } from "./errors.ts";
+export { type FenceKeySource, type TenantFence, tenantFence } from "./fence.ts";
 export { schemaFingerprint } from "./migrate.ts";
 export type { Database, DbContext, DriverKind, QueryResult, Row, Tx } from "./types.ts";
 
-export type DatabaseOptions =
+export type DatabaseOptions = (
   | { kind: "pglite"; dataDir: string | undefined }
   | {
       kind: "postgres";
@@ -23,11 +25,21 @@ export type DatabaseOptions =
       ownerUrl?: string | undefined;
       poolSize?: number;
       ssl?: import("pg").ConnectionConfig["ssl"];
-    };
+    }
+) & {
+  /** Signs the tenant context the policies accept: `tenantFence(masterKeyRing)`. */
+  fence: TenantFence;
+};
 
 export interface OpenOptions {
   /** Apply pending migrations as the owner before returning (default true). */
   migrate?: boolean;
+  /**
+   * With `migrate`: store the fence's keys and check the database accepts its context
+   * (default true). False only to build a schema template that is copied before first use,
+   * so that each copy takes the keys of whoever opens it first.
+   */
+  fenceKeys?: boolean;
 }
 
 export interface RuntimeRoleReport {
@@ -73,7 +85,7 @@ export const CHURN_TABLES = [
 async function openDriver(opts: DatabaseOptions): Promise<Driver> {
   if (opts.kind === "pglite") {
     if (opts.dataDir !== undefined) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    return openPglite(opts.dataDir);
+    return openPglite(opts.dataDir, opts.fence);
   }
   return openPostgres(opts);
 }
@@ -140,7 +152,7 @@ export async function openDatabase(opts: DatabaseOptions, open: OpenOptions = {}
   const driver = await openDriver(opts);
   const db = wrapDriver(driver);
   try {
-    if (open.migrate ?? true) await db.migrate();
+    if (open.migrate ?? true) await migrate(driver, { fenceKeys: open.fenceKeys ?? true });
     else await assertSchemaCurrent(driver);
   } catch (err) {
     await driver.close().catch(() => {});

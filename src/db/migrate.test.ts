@@ -5,13 +5,25 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, before, beforeEach, describe, test } from "node:test";
 import pg from "pg";
-import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../test/support/db.ts";
-import { PG_ADMIN_URL, PG_APP_ROLE, PG_OWNER_ROLE, pgUrl } from "../../test/support/env.ts";
+import {
+  DRIVERS,
+  freshDatabase,
+  skipReason,
+  TEST_FENCE,
+  TEST_MASTER_KEYS,
+  type TestDatabase,
+} from "../../test/support/db.ts";
+import { PG_ADMIN_URL, PG_APP_ROLE, PG_OWNER_ROLE, PGLITE_TEMPLATE, pgUrl } from "../../test/support/env.ts";
 import { isZenError } from "../core/index.ts";
-import { type OpenedDatabase, openDatabase, wrapDriver } from "./index.ts";
+import { generateMasterKey, parseMasterKeyRing } from "../zenlock/index.ts";
+import { type OpenedDatabase, openDatabase, type TenantFence, tenantFence, wrapDriver } from "./index.ts";
 import { loadMigrations } from "./migrate.ts";
+import { openPglite } from "./pglite.ts";
 import { openPostgres } from "./postgres.ts";
 
 const VERSIONS = loadMigrations().map((m) => m.version);
@@ -39,7 +51,7 @@ async function adminQuery<T = Record<string, unknown>>(sql: string): Promise<T[]
 function openRuntime(t: TestDatabase): Promise<OpenedDatabase> {
   assert.ok(t.urls);
   return openDatabase(
-    { kind: "postgres", url: t.urls.runtime, ownerUrl: t.urls.owner, poolSize: 1 },
+    { kind: "postgres", url: t.urls.runtime, ownerUrl: t.urls.owner, poolSize: 1, fence: TEST_FENCE },
     { migrate: false },
   );
 }
@@ -99,6 +111,160 @@ for (const kind of DRIVERS) {
   });
 }
 
+/** The test ring's versions plus a new version 3, active: a master key rotation. */
+function rotated(): TenantFence {
+  const keys = new Map(TEST_MASTER_KEYS.keys);
+  keys.set(3, randomBytes(32));
+  return tenantFence({ active: 3, keys });
+}
+
+/** A database fenced with the test ring, reopened with other rings (one handle at a time on PGlite). */
+interface Reopenable {
+  open(fence: TenantFence, migrate: boolean): Promise<OpenedDatabase>;
+  admin<T>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+async function reopenable(kind: (typeof DRIVERS)[number]): Promise<Reopenable> {
+  if (kind === "pglite") {
+    const dir = mkdtempSync(join(tmpdir(), "zm-fence-"));
+    if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, dir, { recursive: true });
+    const open = (fence: TenantFence, migrate: boolean) =>
+      openDatabase({ kind: "pglite", dataDir: dir, fence }, { migrate });
+    await (await open(TEST_FENCE, true)).close();
+    return {
+      open,
+      async admin<T>(sql: string) {
+        const driver = await openPglite(dir, TEST_FENCE);
+        try {
+          return await driver.owner(async (tx) => (await tx.query<T>(sql)).rows);
+        } finally {
+          await driver.close();
+        }
+      },
+      close: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const t = await freshDatabase(kind);
+  const urls = t.urls;
+  assert.ok(urls);
+  return {
+    open: (fence, migrate) =>
+      openDatabase(
+        { kind: "postgres", url: urls.runtime, ownerUrl: urls.owner, poolSize: 1, fence },
+        { migrate },
+      ),
+    admin: <T>(sql: string) => t.admin<T>(sql),
+    close: () => t.close(),
+  };
+}
+
+for (const kind of DRIVERS) {
+  describe(`the tenant fence's keys on ${kind}`, { skip: skipReason(kind) }, () => {
+    test("migrating stores the fence key of every master key version, which the runtime role cannot read", async () => {
+      const t = await freshDatabase(kind);
+      try {
+        const rows = await t.admin<{ version: number; ipad: Buffer; opad: Buffer }>(
+          "select version, ipad, opad from zm_fence_keys order by version",
+        );
+        assert.deepEqual(
+          rows.map((r) => ({ version: r.version, ipad: Buffer.from(r.ipad), opad: Buffer.from(r.opad) })),
+          TEST_FENCE.rows(),
+        );
+        assert.deepEqual(
+          rows.map((r) => r.version),
+          [1, 2],
+        );
+        const privileges = await t.admin<{ p: string }>(
+          `select p from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) as p
+            where has_table_privilege('zenmesh_app', 'public.zm_fence_keys', p)`,
+        );
+        assert.deepEqual(privileges, []);
+        await assert.rejects(
+          t.db.withTenant("tnt_fence_keys", (tx) => tx.query("select * from zm_fence_keys")),
+          /permission denied/,
+        );
+        await assert.rejects(
+          t.db.withTenant("tnt_fence_keys", (tx) =>
+            tx.query("insert into zm_fence_keys (version, ipad, opad) values (7, $1, $1)", [
+              Buffer.alloc(64),
+            ]),
+          ),
+          /permission denied/,
+        );
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("reopening with another master key refuses with CONFIG_INVALID, migrating or not", async () => {
+      const place = await reopenable(kind);
+      try {
+        const other = tenantFence(parseMasterKeyRing(`v2:${generateMasterKey()}`, "other"));
+        for (const migrate of [false, true]) {
+          await assert.rejects(place.open(other, migrate), configInvalid(/another master key.*version 2/));
+        }
+        // Version 2 as stored but another key under version 1: refused too, when migrating checks it.
+        const v1 = parseMasterKeyRing(
+          `v1:${generateMasterKey()},v2:${TEST_MASTER_KEYS.keys.get(2)?.toString("base64")}`,
+          "mixed",
+        );
+        await assert.rejects(
+          place.open(tenantFence(v1), true),
+          configInvalid(/another master key.*version 1/),
+        );
+        // Nothing was replaced: the database still opens with its own ring.
+        await (await place.open(TEST_FENCE, false)).close();
+        const versions = await place.admin<{ version: number }>(
+          "select version from zm_fence_keys order by 1",
+        );
+        assert.deepEqual(
+          versions.map((r) => r.version),
+          [1, 2],
+        );
+      } finally {
+        await place.close();
+      }
+    });
+
+    test("a new master key version: a runtime says to migrate; migrating adds its key and both versions open", async () => {
+      const place = await reopenable(kind);
+      try {
+        const next = rotated();
+        await assert.rejects(
+          place.open(next, false),
+          configInvalid(/no tenant fence key for master key version 3: run `zenmesh migrate`/),
+        );
+        await (await place.open(next, true)).close();
+        const versions = await place.admin<{ version: number }>(
+          "select version from zm_fence_keys order by 1",
+        );
+        assert.deepEqual(
+          versions.map((r) => r.version),
+          [1, 2, 3],
+        );
+        // A process still on the old ring keeps working during the rollout.
+        for (const fence of [next, TEST_FENCE]) {
+          const db = await place.open(fence, false);
+          try {
+            await db.withTenant("tnt_fence_rotated", (tx) =>
+              tx.query("insert into tenants (id, name) values ($1, 'r') on conflict do nothing", [
+                "tnt_fence_rotated",
+              ]),
+            );
+            const seen = await db.withTenant("tnt_fence_rotated", (tx) => tx.query("select id from tenants"));
+            assert.deepEqual(seen.rows, [{ id: "tnt_fence_rotated" }]);
+          } finally {
+            await db.close();
+          }
+        }
+      } finally {
+        await place.close();
+      }
+    });
+  });
+}
+
 describe("a fresh postgres database", { skip: skipReason("postgres") }, () => {
   let name: string;
   before(() => {
@@ -115,14 +281,19 @@ describe("a fresh postgres database", { skip: skipReason("postgres") }, () => {
 
   test("a runtime refuses an empty database and tells the operator to run zenmesh migrate", async () => {
     await assert.rejects(
-      openDatabase({ kind: "postgres", url: runtimeUrl(), poolSize: 1 }, { migrate: false }),
+      openDatabase(
+        { kind: "postgres", url: runtimeUrl(), poolSize: 1, fence: TEST_FENCE },
+        { migrate: false },
+      ),
       configInvalid(/no zenmesh schema: run `zenmesh migrate`/),
     );
   });
 
   test("concurrent migrations all succeed and apply each migration once", async () => {
     const open = async () =>
-      wrapDriver(await openPostgres({ url: runtimeUrl(), ownerUrl: ownerUrl(), poolSize: 1 }));
+      wrapDriver(
+        await openPostgres({ url: runtimeUrl(), ownerUrl: ownerUrl(), poolSize: 1, fence: TEST_FENCE }),
+      );
     const migrators = await Promise.all([open(), open(), open()]);
     try {
       const applied = await Promise.all(migrators.map((db) => db.migrate()));
@@ -134,7 +305,7 @@ describe("a fresh postgres database", { skip: skipReason("postgres") }, () => {
       await Promise.all(migrators.map((db) => db.close()));
     }
     const runtime = await openDatabase(
-      { kind: "postgres", url: runtimeUrl(), poolSize: 1 },
+      { kind: "postgres", url: runtimeUrl(), poolSize: 1, fence: TEST_FENCE },
       { migrate: false },
     );
     try {

@@ -1,9 +1,11 @@
 /**
  * Numbered SQL migrations (src/db/migrations/NNNN_name.sql), applied in order
  * as the schema owner, each in its own transaction. An applied migration whose
- * file changed is drift, and refuses to continue.
+ * file changed is drift, and refuses to continue. Then the tenant fence's keys
+ * (one per master key version, see fence.ts) are stored, or checked against
+ * what is stored: a database fenced with another master key refuses to open.
  */
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isZenError, ZenError } from "../core/index.ts";
@@ -74,8 +76,8 @@ function checkDrift(done: Map<number, string>, all: Migration[]): void {
   }
 }
 
-/** Applies pending migrations; returns the versions applied. */
-export async function migrate(driver: Driver): Promise<number[]> {
+/** Applies pending migrations and stores the fence's keys; returns the versions applied. */
+export async function migrate(driver: Driver, opts: { fenceKeys?: boolean } = {}): Promise<number[]> {
   const all = loadMigrations();
   const appliedNow: number[] = [];
   await driver.owner(async (tx) => {
@@ -103,7 +105,76 @@ export async function migrate(driver: Driver): Promise<number[]> {
     if (driver.kind === "postgres") await tx.query("select pg_advisory_xact_lock(7243001)");
     await tx.query("grant select on schema_migrations to zenmesh_app");
   });
+  // The owner compares what is stored with what this ring derives: equal keys mean the
+  // policies accept this process's context (a runtime probe would also need the owner login
+  // to be a member of the runtime role).
+  if (opts.fenceKeys ?? true) await storeFenceKeys(driver);
   return appliedNow;
+}
+
+const FENCE_MISMATCH =
+  "this database's tenant fence was set up with another master key: open it with the master key it was migrated with";
+
+/**
+ * Stores the key of each master key version the database does not have yet, and refuses if
+ * one it has differs (another master key under the same version number). Keys are never
+ * replaced: the contexts every running process signs must stay valid.
+ */
+async function storeFenceKeys(driver: Driver): Promise<void> {
+  const rows = driver.fence.rows();
+  await driver.owner(async (tx) => {
+    if (driver.kind === "postgres") await tx.query("select pg_advisory_xact_lock(7243001)");
+    for (const row of rows) {
+      await tx.query(
+        "insert into zm_fence_keys (version, ipad, opad) values ($1, $2, $3) on conflict (version) do nothing",
+        [row.version, row.ipad, row.opad],
+      );
+    }
+    const stored = await tx.query<{ version: number; ipad: Uint8Array; opad: Uint8Array }>(
+      "select version, ipad, opad from zm_fence_keys where version = any($1::integer[])",
+      [rows.map((r) => r.version)],
+    );
+    for (const have of stored.rows) {
+      const want = rows.find((r) => r.version === Number(have.version));
+      const same =
+        want !== undefined &&
+        have.ipad.length === want.ipad.length &&
+        have.opad.length === want.opad.length &&
+        timingSafeEqual(have.ipad, want.ipad) &&
+        timingSafeEqual(have.opad, want.opad);
+      if (!same) {
+        throw new ZenError("CONFIG_INVALID", {
+          message: `${FENCE_MISMATCH} (master key version ${Number(have.version)} differs)`,
+        });
+      }
+    }
+  });
+}
+
+const FENCE_PROBE = "zm_fence_probe";
+
+/**
+ * As the runtime role: the context this process signs must be one the policies accept.
+ * Refuses a database that lacks the active version's key (not migrated with this master
+ * key ring) or holds another key under it.
+ */
+async function assertFenceOpens(driver: Driver): Promise<void> {
+  const seen = await driver.runtime({ tenantId: FENCE_PROBE }, async (tx) => {
+    const r = await tx.query<{ t: string | null; versions: number[] }>(
+      "select zm_fence_tenant() as t, zm_fence_versions() as versions",
+    );
+    return r.rows[0];
+  });
+  if (seen?.t === FENCE_PROBE) return;
+  const active = driver.fence.active;
+  if (!(seen?.versions ?? []).map(Number).includes(active)) {
+    throw new ZenError("CONFIG_INVALID", {
+      message: `the database has no tenant fence key for master key version ${active}: run \`zenmesh migrate\` with this master key`,
+    });
+  }
+  throw new ZenError("CONFIG_INVALID", {
+    message: `${FENCE_MISMATCH} (master key version ${active} differs)`,
+  });
 }
 
 /** For a runtime that may not migrate: refuse to run against an out-of-date schema. */
@@ -126,4 +197,5 @@ export async function assertSchemaCurrent(driver: Driver): Promise<void> {
       message: `the database schema is behind (missing ${missing.map((m) => m.version).join(", ")}): run \`zenmesh migrate\``,
     });
   }
+  await assertFenceOpens(driver);
 }

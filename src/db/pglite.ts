@@ -7,6 +7,7 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { applyContext } from "./context.ts";
+import type { TenantFence } from "./fence.ts";
 import type { DbContext, Driver, OwnerTx, QueryResult, Row, Tx } from "./types.ts";
 
 type PgliteTx = {
@@ -33,7 +34,7 @@ const MAINTENANCE_WORK_MEM = "8MB";
 // database, and sampling the events table at the default took about 350 ms whatever had changed.
 const STATISTICS_TARGET = 25;
 
-export async function openPglite(dataDir: string | undefined): Promise<Driver> {
+export async function openPglite(dataDir: string | undefined, fence: TenantFence): Promise<Driver> {
   // PGlite's default shared_buffers (128 MB) lives in the WebAssembly heap, which never shrinks;
   // the embedded default serves one installation, and the OS page cache still holds the files.
   // Likewise VACUUM's working memory (default 64 MB), which the backend's maintenance runs would leave grown.
@@ -46,10 +47,11 @@ export async function openPglite(dataDir: string | undefined): Promise<Driver> {
   });
   return {
     kind: "pglite",
+    fence,
     runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
       return db.transaction(async (raw) => {
         const tx = wrap(raw as unknown as PgliteTx);
-        await applyContext(tx, ctx);
+        await applyContext(tx, ctx, fence);
         return fn(tx);
       });
     },

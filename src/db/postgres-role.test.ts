@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { freshDatabase, skipReason, type TestDatabase } from "../../test/support/db.ts";
+import { freshDatabase, skipReason, TEST_FENCE, type TestDatabase } from "../../test/support/db.ts";
 import { PG_APP_ROLE, PG_OWNER_ROLE } from "../../test/support/env.ts";
 import { sqlState } from "./errors.ts";
 import { openDatabase } from "./index.ts";
@@ -98,7 +98,7 @@ describe("the runtime login role on postgres", { skip: skipReason("postgres") },
   test("inspection lists the owned tables when the runtime logs in as the owner", async () => {
     const urls = t.urls;
     assert.ok(urls);
-    const asOwner = await openDatabase({ kind: "postgres", url: urls.owner, poolSize: 1 });
+    const asOwner = await openDatabase({ kind: "postgres", url: urls.owner, poolSize: 1, fence: TEST_FENCE });
     try {
       const report = await asOwner.inspectRuntimeRole();
       assert.equal(report.sessionUser, PG_OWNER_ROLE);
@@ -131,6 +131,7 @@ describe("the runtime login role on postgres", { skip: skipReason("postgres") },
         "tenant_keys",
         "tenants",
         "users",
+        "zm_fence_keys",
       ]);
     } finally {
       await asOwner.close();

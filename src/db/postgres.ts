@@ -6,6 +6,7 @@
 import pg from "pg";
 import { applyContext } from "./context.ts";
 import { mapDriverError } from "./errors.ts";
+import type { TenantFence } from "./fence.ts";
 import type { DbContext, Driver, OwnerTx, QueryResult, Row, Tx } from "./types.ts";
 
 export interface PostgresOptions {
@@ -16,6 +17,8 @@ export interface PostgresOptions {
   /** Extra TLS options (CA bundle) merged with what the URL says. */
   ssl?: pg.ConnectionConfig["ssl"];
   applicationName?: string;
+  /** Signs the runtime context (see fence.ts). */
+  fence: TenantFence;
 }
 
 function wrap(client: pg.PoolClient | pg.Client): OwnerTx {
@@ -33,12 +36,12 @@ function wrap(client: pg.PoolClient | pg.Client): OwnerTx {
 async function inTransaction<T>(
   client: pg.PoolClient | pg.Client,
   fn: (tx: OwnerTx) => Promise<T>,
-  ctx?: DbContext,
+  ctx?: { ctx: DbContext; fence: TenantFence },
 ) {
   await client.query("begin");
   try {
     const tx = wrap(client);
-    if (ctx) await applyContext(tx, ctx);
+    if (ctx) await applyContext(tx, ctx.ctx, ctx.fence);
     const out = await fn(tx);
     await client.query("commit");
     return out;
@@ -81,7 +84,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Driver> {
     };
     client.on("error", onError);
     try {
-      return await inTransaction(client, fn, ctx);
+      return await inTransaction(client, fn, ctx && { ctx, fence: opts.fence });
     } catch (err) {
       const mapped = mapDriverError(err);
       if (mapped !== err) broken ??= err as Error;
@@ -94,6 +97,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Driver> {
 
   return {
     kind: "postgres",
+    fence: opts.fence,
     runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
       return pooled(fn, ctx);
     },

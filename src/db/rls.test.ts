@@ -6,9 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../test/support/db.ts";
+import pg from "pg";
+import {
+  DRIVERS,
+  freshDatabase,
+  skipReason,
+  TEST_FENCE,
+  TEST_MASTER_KEYS,
+  type TestDatabase,
+} from "../../test/support/db.ts";
+import { generateMasterKey, parseMasterKeyRing } from "../zenlock/index.ts";
 import { sqlState } from "./errors.ts";
-import { type OpenedDatabase, openDatabase } from "./index.ts";
+import { type OpenedDatabase, openDatabase, tenantFence } from "./index.ts";
 import type { Tx } from "./types.ts";
 
 const A = "tnt_rls_a";
@@ -177,7 +186,7 @@ const TENANT_TABLES: Record<string, TenantTable> = {
   },
 };
 
-/** Public tables outside the fence: identity and bookkeeping, no tenant data. */
+/** Public tables outside the fence: identity and bookkeeping, no tenant data; the fence keys, owner-only. */
 const UNFENCED_TABLES = [
   "api_key_lookup",
   "delivery_queue",
@@ -189,6 +198,7 @@ const UNFENCED_TABLES = [
   "sessions",
   "source_directory",
   "users",
+  "zm_fence_keys",
 ];
 
 const TABLE_NAMES = Object.keys(TENANT_TABLES).sort();
@@ -256,7 +266,7 @@ for (const kind of DRIVERS) {
       await t?.close();
     });
 
-    test("every table under RLS is forced, fenced on app.tenant_id and seeded by this suite", async () => {
+    test("every table under RLS is forced, fenced on the proved tenant (never the raw setting) and seeded by this suite", async () => {
       const rels = await t.admin<{ name: string; rls: boolean; force: boolean }>(
         `select c.relname as name, c.relrowsecurity as rls, c.relforcerowsecurity as force
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -280,23 +290,25 @@ for (const kind of DRIVERS) {
         `select tablename as table, policyname as name, cmd, permissive, qual, with_check as check
            from pg_policies where schemaname = 'public' order by tablename, policyname`,
       );
+      // The policies compare against the verified context, once per statement (an initplan), and
+      // never against the raw setting, which the runtime role can set to anything.
+      const PROVED = "( SELECT zm_fence_tenant() AS zm_fence_tenant)";
       for (const name of TABLE_NAMES) {
         const fences = policies.filter(
-          (p) =>
-            p.table === name &&
-            p.cmd === "ALL" &&
-            p.qual.includes("app.tenant_id") &&
-            p.check?.includes("app.tenant_id"),
+          (p) => p.table === name && p.cmd === "ALL" && p.qual.includes(PROVED) && p.check?.includes(PROVED),
         );
-        assert.equal(fences.length, 1, `${name} needs one policy on app.tenant_id for all commands`);
+        assert.equal(fences.length, 1, `${name} needs one policy on zm_fence_tenant() for all commands`);
+      }
+      for (const p of policies) {
+        assert.doesNotMatch(`${p.qual} ${p.check ?? ""}`, /current_setting/, `${p.table}.${p.name}`);
       }
       // Permissive policies widen each other: any other one must be a known read-only self view.
       const others = policies
-        .filter((p) => !(p.cmd === "ALL" && p.qual.includes("app.tenant_id")))
+        .filter((p) => !(p.cmd === "ALL" && p.qual.includes(PROVED)))
         .map((p) => `${p.table}.${p.name}:${p.cmd}:${p.permissive}`);
       assert.deepEqual(others, ["memberships.memberships_self:SELECT:PERMISSIVE"]);
       const self = policies.find((p) => p.name === "memberships_self");
-      assert.match(self?.qual ?? "", /app\.user_id/);
+      assert.match(self?.qual ?? "", /\( SELECT zm_fence_user\(\) AS zm_fence_user\)/);
     });
 
     test("the runtime role may not truncate any table, nor rewrite the audit log", async () => {
@@ -403,6 +415,120 @@ for (const kind of DRIVERS) {
       });
     }
 
+    test("SQL run as the runtime role cannot fence itself to another tenant with set_config", async () => {
+      const good = TEST_FENCE.context("tenant", B);
+      const [, , mac = ""] = good.split(".");
+      const v1 = tenantFence({ active: 1, keys: TEST_MASTER_KEYS.keys }).context("tenant", B);
+      const stranger = tenantFence(parseMasterKeyRing(generateMasterKey(), "x")).context("tenant", B);
+      const forgeries = [
+        B, // the plain id
+        `${B}.2.${TEST_FENCE.context("tenant", A).split(".")[2]}`, // A's MAC on B's id
+        `${B}.2.${"0".repeat(64)}`, // a made-up MAC
+        `${B}.2.${v1.split(".")[2]}`, // version 1's MAC, labelled version 2
+        `${B}.9.${mac}`, // a version the database does not have
+        good.slice(0, -1), // truncated
+        `${B}.2.${mac.slice(0, 32)}`, // half a MAC
+        `${B}.2.${mac.toUpperCase()}`,
+        `${good}\n`,
+        ` ${good}`,
+        TEST_FENCE.context("user", B), // a user context's MAC, as a tenant
+        stranger, // signed with a master key the database never stored
+        `${A}x.2.${mac}`,
+        `${B}.${mac}`, // no version
+        `.2.${mac}`, // no id
+        `${B}.02.${mac}`, // a version written another way
+        `${B}.99999999.${mac}`,
+        `${B}.-2.${mac}`,
+      ];
+      for (const forged of forgeries) {
+        for (const name of TABLE_NAMES) {
+          const seen = await t.db.withTenant(A, async (tx) => {
+            await tx.query("select set_config('app.tenant_id', $1, true)", [forged]);
+            return (await tx.query(`select * from ${name}`)).rows.length;
+          });
+          assert.equal(seen, 0, `${name} shows rows to a forged context ${forged.slice(0, 40)}`);
+        }
+      }
+      // The same statement with the context the driver signs (any version the database holds) sees B's rows.
+      for (const proof of [good, v1]) {
+        for (const name of TABLE_NAMES) {
+          const seen = await t.db.withTenant(A, async (tx) => {
+            await tx.query("select set_config('app.tenant_id', $1, true)", [proof]);
+            const spec = table(name);
+            return (await tx.query<{ t: string }>(`select ${spec.column} as t from ${name}`)).rows;
+          });
+          assert.equal(seen.length, await countAs(t, name, B), name);
+          assert.deepEqual(new Set(seen.map((r) => r.t)), new Set([B]), name);
+        }
+      }
+    });
+
+    test("the policy verifies the context once per statement (an initplan), not once per row", async () => {
+      interface PlanNode {
+        "Node Type": string;
+        "Parent Relationship"?: string;
+        "Actual Rows": number;
+        "Actual Loops": number;
+        Plans?: PlanNode[];
+      }
+      const plan = await t.db.withTenant(A, async (tx) => {
+        for (let i = 0; i < 6; i++) {
+          const { sql, params } = table("projects").insert(A, `plan${i}`);
+          await tx.query(sql, params);
+        }
+        const r = await tx.query<{ "QUERY PLAN": unknown }>(
+          "explain (analyze, costs off, timing off, summary off, format json) select * from projects",
+        );
+        const raw = r.rows[0]?.["QUERY PLAN"];
+        const doc = (typeof raw === "string" ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
+        return doc[0]?.Plan;
+      });
+      assert.ok(plan);
+      const nodes: PlanNode[] = [];
+      const walk = (n: PlanNode) => {
+        nodes.push(n);
+        for (const c of n.Plans ?? []) walk(c);
+      };
+      walk(plan);
+      const init = nodes.filter((n) => n["Parent Relationship"] === "InitPlan");
+      assert.equal(init.length, 1, JSON.stringify(plan));
+      assert.equal(init[0]?.["Actual Loops"], 1);
+      assert.ok(plan["Actual Rows"] >= 7, `the scan returned ${plan["Actual Rows"]} rows`);
+    });
+
+    test("a forged user context sees no one's memberships", async () => {
+      for (const forged of [
+        "usr_rls_1",
+        `usr_rls_1.2.${"0".repeat(64)}`,
+        TEST_FENCE.context("tenant", "usr_rls_1"),
+      ]) {
+        const seen = await t.db.withGlobal(async (tx) => {
+          await tx.query("select set_config('app.user_id', $1, true)", [forged]);
+          return (await tx.query("select * from memberships")).rows.length;
+        });
+        assert.equal(seen, 0, forged);
+      }
+    });
+
+    if (kind === "postgres") {
+      test("a runtime login of its own, setting a tenant id, sees nothing and cannot read the fence keys", async () => {
+        assert.ok(t.urls);
+        const c = new pg.Client({ connectionString: t.urls.runtime });
+        await c.connect();
+        try {
+          await c.query("begin");
+          await c.query("select set_config('app.tenant_id', $1, true)", [B]);
+          for (const name of TABLE_NAMES) {
+            assert.equal((await c.query(`select * from ${name}`)).rows.length, 0, name);
+          }
+          await c.query("rollback");
+          await assert.rejects(c.query("select * from zm_fence_keys"), isSqlError("42501"));
+        } finally {
+          await c.end();
+        }
+      });
+    }
+
     test("with no tenant context every tenant table reads empty and refuses inserts", async () => {
       for (const name of TABLE_NAMES) {
         assert.ok((await countAs(t, name, A)) > 0);
@@ -488,7 +614,10 @@ for (const kind of DRIVERS) {
       await seed(t.db, t.admin);
       db =
         kind === "postgres" && t.urls
-          ? await openDatabase({ kind: "postgres", url: t.urls.runtime, poolSize: 1 }, { migrate: false })
+          ? await openDatabase(
+              { kind: "postgres", url: t.urls.runtime, poolSize: 1, fence: TEST_FENCE },
+              { migrate: false },
+            )
           : t.db;
     });
     after(async () => {
@@ -505,8 +634,8 @@ for (const kind of DRIVERS) {
     }
     const look = async (tx: Tx): Promise<Seen> => {
       const r = await tx.query<Omit<Seen, "rows">>(
-        `select pg_backend_pid() as pid, current_setting('app.tenant_id', true) as tenant,
-                current_setting('app.user_id', true) as user, current_user as role`,
+        `select pg_backend_pid() as pid, zm_fence_tenant() as tenant, zm_fence_user() as user,
+                current_user as role`,
       );
       let rows = 0;
       for (const name of TABLE_NAMES) rows += (await tx.query(`select 1 from ${name}`)).rows.length;
@@ -518,8 +647,8 @@ for (const kind of DRIVERS) {
     async function assertNoTenantLeft(pid: number): Promise<void> {
       const next = await db.withGlobal(look);
       assert.equal(next.pid, pid, "the pool handed out another connection");
-      assert.equal(next.tenant, "");
-      assert.equal(next.user, "");
+      assert.equal(next.tenant, null);
+      assert.equal(next.user, null);
       assert.equal(next.rows, 0);
       if (kind === "pglite") {
         // The one session is the superuser: the role switch must not outlive the transaction.
@@ -539,7 +668,7 @@ for (const kind of DRIVERS) {
       const user = await db.withUser("usr_rls_1", look);
       assert.deepEqual(
         { tenant: user.tenant, user: user.user, rows: user.rows },
-        { tenant: "", user: "usr_rls_1", rows: 2 },
+        { tenant: null, user: "usr_rls_1", rows: 2 },
       );
       await assertNoTenantLeft(user.pid);
     });

@@ -1,3 +1,5 @@
+import type { TenantFence } from "./fence.ts";
+
 export type Row = Record<string, unknown>;
 
 export interface QueryResult<T> {
@@ -26,6 +28,8 @@ export type DriverKind = "pglite" | "postgres";
 /** Internal driver contract; only src/db sees drivers. */
 export interface Driver {
   readonly kind: DriverKind;
+  /** Signs the runtime context; `migrate` stores its keys. */
+  readonly fence: TenantFence;
   /** A transaction as the runtime role with the RLS context set (transaction-local). */
   runtime<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** A transaction as the login role itself, no role switch: inspecting the login role only. */

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
+import { TEST_FENCE } from "../../test/support/db.ts";
 import { isZenError } from "../core/index.ts";
 import { openDatabase } from "./index.ts";
 
@@ -39,19 +40,28 @@ describe("an unreachable postgres", () => {
     const how = migrate ? "migrating" : "runtime";
 
     test(`a ${how} open fails with DATABASE_UNAVAILABLE when nothing listens`, async () => {
-      await assert.rejects(openDatabase({ kind: "postgres", url: urlFor(1) }, { migrate }), unavailable);
+      await assert.rejects(
+        openDatabase({ kind: "postgres", url: urlFor(1), fence: TEST_FENCE }, { migrate }),
+        unavailable,
+      );
     });
 
     test(`a ${how} open fails with DATABASE_UNAVAILABLE when the server hangs up`, async () => {
       const { server, port } = await listen((socket) => socket.destroy());
       servers.push(server);
-      await assert.rejects(openDatabase({ kind: "postgres", url: urlFor(port) }, { migrate }), unavailable);
+      await assert.rejects(
+        openDatabase({ kind: "postgres", url: urlFor(port), fence: TEST_FENCE }, { migrate }),
+        unavailable,
+      );
     });
 
     test(`a ${how} open fails with DATABASE_UNAVAILABLE when the server never answers`, async () => {
       const { server, port } = await listen((socket) => sockets.push(socket));
       servers.push(server);
-      await assert.rejects(openDatabase({ kind: "postgres", url: urlFor(port) }, { migrate }), unavailable);
+      await assert.rejects(
+        openDatabase({ kind: "postgres", url: urlFor(port), fence: TEST_FENCE }, { migrate }),
+        unavailable,
+      );
     });
   }
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { assertMigrationSafe, assertProductionSafe, type Config, checkRuntimeRole } from "../config/index.ts";
 import { systemClock, ZenError } from "../core/index.ts";
-import { type DatabaseOptions, type OpenedDatabase, openDatabase } from "../db/index.ts";
+import { type DatabaseOptions, type OpenedDatabase, openDatabase, tenantFence } from "../db/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
 import { loadMasterKeyRing, type MasterKeyRing, ZenLock } from "../zenlock/index.ts";
 
@@ -39,33 +39,43 @@ export function withRootCert(url: string, caFile: string | undefined): string {
   return u.toString();
 }
 
-/** Applies migrations with the owner connection; needs no master key (a migration job should not hold it). */
-export async function migrateDatabase(config: Config): Promise<void> {
-  assertMigrationSafe(config);
-  const db = await openDatabase(databaseOptions(config), { migrate: true });
-  await db.close();
-}
-
-function databaseOptions(config: Config): DatabaseOptions {
-  const url = config.database.url;
-  if (!url) return { kind: "pglite", dataDir: pgliteDir(config) };
-  return {
-    kind: "postgres",
-    url: withRootCert(url, config.database.caFile),
-    ownerUrl: config.database.ownerUrl && withRootCert(config.database.ownerUrl, config.database.caFile),
-    poolSize: config.database.poolSize,
-  };
-}
-
-export async function openServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
-  assertProductionSafe(config);
-  const masterKeys = loadMasterKeyRing({
+function loadMasterKeys(config: Config): MasterKeyRing {
+  return loadMasterKeyRing({
     profile: config.profile,
     dataDir: config.dataDir,
     key: config.masterKey,
     keyFile: config.masterKeyFile,
   });
-  const db = await openDatabase(databaseOptions(config), {
+}
+
+/**
+ * Applies migrations with the owner connection. Needs the master key ring: migrating stores
+ * the tenant fence's key of each master key version (derived from it, never the master key
+ * itself), which only the owner can read and without which the runtime's context is refused.
+ */
+export async function migrateDatabase(config: Config): Promise<void> {
+  assertMigrationSafe(config);
+  const db = await openDatabase(databaseOptions(config, loadMasterKeys(config)), { migrate: true });
+  await db.close();
+}
+
+function databaseOptions(config: Config, masterKeys: MasterKeyRing): DatabaseOptions {
+  const fence = tenantFence(masterKeys);
+  const url = config.database.url;
+  if (!url) return { kind: "pglite", dataDir: pgliteDir(config), fence };
+  return {
+    kind: "postgres",
+    url: withRootCert(url, config.database.caFile),
+    ownerUrl: config.database.ownerUrl && withRootCert(config.database.ownerUrl, config.database.caFile),
+    poolSize: config.database.poolSize,
+    fence,
+  };
+}
+
+export async function openServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
+  assertProductionSafe(config);
+  const masterKeys = loadMasterKeys(config);
+  const db = await openDatabase(databaseOptions(config, masterKeys), {
     // Production migrates only when given the owner connection; otherwise `zenmesh migrate` does.
     migrate: opts.migrate ?? (config.profile === "dev" || config.database.ownerUrl !== undefined),
   });

@@ -9,8 +9,16 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { type DriverKind, type OpenedDatabase, openDatabase, wrapDriver } from "../../src/db/index.ts";
+import {
+  type DriverKind,
+  type OpenedDatabase,
+  openDatabase,
+  type TenantFence,
+  tenantFence,
+  wrapDriver,
+} from "../../src/db/index.ts";
 import { openPglite } from "../../src/db/pglite.ts";
+import { generateMasterKey, parseMasterKeyRing } from "../../src/zenlock/index.ts";
 import {
   PG_ADMIN_URL,
   PG_APP_ROLE,
@@ -33,6 +41,14 @@ export interface TestDatabase {
 
 export const DRIVERS: DriverKind[] = ["pglite", "postgres"];
 
+/** The master key ring every test database of this process is fenced with (versions 1 and 2, 2 active). */
+export const TEST_MASTER_KEYS = parseMasterKeyRing(
+  `v1:${generateMasterKey()},v2:${generateMasterKey()},active=2`,
+  "test",
+);
+/** Signs the tenant context of every test database (a second handle on one must use it too). */
+export const TEST_FENCE: TenantFence = tenantFence(TEST_MASTER_KEYS);
+
 export function skipReason(kind: DriverKind): string | undefined {
   return kind === "postgres" ? postgresSkipReason() : undefined;
 }
@@ -41,7 +57,7 @@ async function freshPglite(): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), "zm-pglite-"));
   if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, dir, { recursive: true });
   // Tests may reach under the fence: PGlite's one session is a superuser.
-  const driver = await openPglite(dir);
+  const driver = await openPglite(dir, TEST_FENCE);
   const db = wrapDriver(driver);
   await db.migrate();
   const admin = async <T>(sql: string, params?: unknown[]) =>
@@ -87,7 +103,13 @@ async function freshPostgres(): Promise<TestDatabase> {
     owner: pgUrl(PG_OWNER_ROLE, name),
     admin: pgUrl(new URL(PG_ADMIN_URL).username || "postgres", name),
   };
-  const db = await openDatabase({ kind: "postgres", url: urls.runtime, ownerUrl: urls.owner, poolSize: 4 });
+  const db = await openDatabase({
+    kind: "postgres",
+    url: urls.runtime,
+    ownerUrl: urls.owner,
+    poolSize: 4,
+    fence: TEST_FENCE,
+  });
   return {
     kind: "postgres",
     db,
