@@ -1,6 +1,6 @@
 /**
  * The tenant fence's proof. Row Level Security compares rows against
- * `zm_fence_tenant()` / `zm_fence_user()` (migration 0005), which accept the
+ * `zm_fence_tenant()` / `zm_fence_user()` (migration 0007), which accept the
  * settings `app.tenant_id` / `app.user_id` only in the form
  * `<id>.<key version>.<hex HMAC-SHA256(key, "<purpose>:<id>")>`. The keys live
  * in `zm_fence_keys`, which only the schema owner can read, so SQL run as the
