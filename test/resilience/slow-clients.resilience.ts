@@ -4,7 +4,10 @@
  * never finishes, one byte at a time. While at least 200 of them are open,
  * ordinary GitHub-signed webhooks keep getting 202 promptly; every slow
  * connection is cut within the configured header and request timeouts
- * (plus the server's one-second check interval).
+ * (plus the server's one-second check interval). The slow sockets come from
+ * several loopback addresses, as slow clients would: the ingester's per-client
+ * connection cap (which refuses one address's connections beyond its share) is
+ * proven in src/ingest/ingester/limits.test.ts, not here.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -28,6 +31,8 @@ const CHECK_SLACK_MS = 1000 + 1500;
 const TRICKLE_HEADERS = 120;
 const STALL_BODIES = 120;
 const MIN_OPEN = 200;
+/** Slow clients' own addresses (127.0.0.2 …): each holds far fewer sockets than the per-client cap. */
+const SLOW_ADDRESSES = 8;
 
 interface Slow {
   kind: "headers" | "body";
@@ -38,9 +43,15 @@ interface Slow {
   timer?: NodeJS.Timeout;
 }
 
-function slowClient(port: number, kind: Slow["kind"], sourceId: string, secret: string): Promise<Slow> {
+function slowClient(
+  port: number,
+  kind: Slow["kind"],
+  sourceId: string,
+  secret: string,
+  from: string,
+): Promise<Slow> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect({ port, host: "127.0.0.1", localAddress: from });
     const s: Slow = { kind, socket, openedAt: 0, answer: "" };
     socket.on("data", (d: Buffer) => {
       s.answer += d.toString("latin1");
@@ -98,8 +109,12 @@ describe("slow clients against the ingester", { timeout: 120_000 }, () => {
     const pids = ROLES.map((r) => z.pidOf(r));
     const port = Number(new URL(z.ingest).port);
     const slow = await Promise.all([
-      ...Array.from({ length: TRICKLE_HEADERS }, () => slowClient(port, "headers", source.id, source.secret)),
-      ...Array.from({ length: STALL_BODIES }, () => slowClient(port, "body", source.id, source.secret)),
+      ...Array.from({ length: TRICKLE_HEADERS }, (_, i) =>
+        slowClient(port, "headers", source.id, source.secret, `127.0.0.${2 + (i % SLOW_ADDRESSES)}`),
+      ),
+      ...Array.from({ length: STALL_BODIES }, (_, i) =>
+        slowClient(port, "body", source.id, source.secret, `127.0.0.${2 + (i % SLOW_ADDRESSES)}`),
+      ),
     ]);
     const openNow = () => slow.filter((s) => s.closedAt === undefined).length;
     try {
