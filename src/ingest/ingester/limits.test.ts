@@ -176,43 +176,64 @@ describe("ingest admission", () => {
     await dropAll();
   });
 
-  test("declared body bytes in flight are capped per client (429) and in all (503), before reading", async () => {
-    const source = await ingest.source("bytes", [secret]);
-    const big = Buffer.alloc(1.5 * MiB, 1);
-    const headers = Object.entries({
-      ...ingest.sign(source, "a wrong secret", big),
+  test("a declared body that never comes holds none of the caps: another tenant's webhook still gets 202", async () => {
+    const source = await ingest.source("declared-only", [secret]);
+    const big = Object.entries({
+      ...ingest.sign(source, "a wrong secret", Buffer.alloc(1.5 * MiB)),
       "content-type": "application/octet-stream",
     });
-    // 1.5 MiB declared and half sent: held until the rest comes.
-    const slow = await track("127.0.0.1");
-    slow.write(post(`/e/${source.id}`, headers, big).subarray(0, 1024 + big.length / 2));
+    // Two clients each declare 1.5 MiB (3 MiB, the global cap) and send no byte of it.
+    const idle = [await track("127.0.0.1"), await track("127.0.0.2")];
+    for (const s of idle) s.write(post(`/e/${source.id}`, big, "", { contentLength: 1.5 * MiB }));
     for (let i = 0; i < 4; i++) await settle();
+    assert.equal(ingest.load().inflightBytes, 0, "nothing received, nothing held");
 
-    const mib = Object.entries({
-      ...ingest.sign(source, "a wrong secret", Buffer.alloc(MiB)),
+    const other = await ingest.source("declared-only-victim", [secret]);
+    const body = Buffer.from('{"n":3}');
+    const signed = Object.entries({ ...ingest.sign(other, secret, body), "content-type": "application/json" });
+    const victim = await track("127.0.0.3");
+    const r = await exchangeHead(victim, post(`/e/${other.id}`, signed, body));
+    assert.equal(r.status, 202, r.body);
+    await dropAll();
+  });
+
+  test("body bytes in flight are counted as they arrive, capped per client (429) and in all (503)", async () => {
+    const source = await ingest.source("bytes", [secret]);
+    const declared = 1.5 * MiB;
+    const headers = Object.entries({
+      ...ingest.sign(source, "a wrong secret", Buffer.alloc(declared)),
       "content-type": "application/octet-stream",
     });
+    const head = post(`/e/${source.id}`, headers, "", { contentLength: declared });
+    // 1.2 MiB of a declared 1.5 MiB: held until the rest comes.
+    const part = Buffer.alloc(1.2 * MiB, 1);
+    const first = await track("127.0.0.1");
+    first.write(Buffer.concat([head, part]));
+    for (let i = 0; i < 100 && ingest.load().inflightBytes < part.length; i++) await settle();
+    assert.equal(ingest.load().inflightBytes, part.length, "what arrived is held, not what was declared");
+
+    // The same client's next 1 MiB passes its 2 MiB share while it streams in.
     const same = await track("127.0.0.1");
-    const r1 = await exchangeHead(same, post(`/e/${source.id}`, mib, "", { contentLength: MiB }));
+    const r1 = await exchangeHead(same, Buffer.concat([head, Buffer.alloc(MiB, 2)]));
     assert.equal(r1.status, 429, r1.head);
     assert.equal(errorCode(r1.body), "INGEST_CLIENT_LIMITED");
     assert.match(r1.head, /retry-after: \d+/);
 
-    const two = Object.entries({
-      ...ingest.sign(source, "a wrong secret", Buffer.alloc(2 * MiB)),
-      "content-type": "application/octet-stream",
-    });
-    const other = await track("127.0.0.2");
-    const r2 = await exchangeHead(other, post(`/e/${source.id}`, two, "", { contentLength: 2 * MiB }));
+    // Another client holds 1.2 MiB too (2.4 MiB in all); a third's 1 MiB passes the 3 MiB cap.
+    const second = await track("127.0.0.2");
+    second.write(Buffer.concat([head, part]));
+    for (let i = 0; i < 100 && ingest.load().inflightBytes < 2 * part.length; i++) await settle();
+    const third = await track("127.0.0.3");
+    const r2 = await exchangeHead(third, Buffer.concat([head, Buffer.alloc(MiB, 3)]));
     assert.equal(r2.status, 503, r2.head);
     assert.equal(errorCode(r2.body), "INGEST_OVERLOADED");
 
-    // Refused without reading: nothing more is held than the slow one's, and its bytes go when it does.
-    assert.equal(ingest.load().inflightBytes, big.length);
-    slow.destroy();
+    // The refused ones gave their bytes back; the held ones give theirs when they go.
+    for (let i = 0; i < 100 && ingest.load().inflightBytes > 2 * part.length; i++) await settle();
+    assert.equal(ingest.load().inflightBytes, 2 * part.length);
+    await dropAll();
     for (let i = 0; i < 100 && ingest.load().inflightBytes > 0; i++) await settle();
     assert.equal(ingest.load().inflightBytes, 0);
-    await dropAll();
   });
 
   test("a body of unknown length is counted as it streams and cut at the per-client cap", async () => {

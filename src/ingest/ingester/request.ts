@@ -24,19 +24,16 @@ export function mediaType(req: IncomingMessage): string | undefined {
  * Reads the body up to `limit` bytes. Over the limit (by Content-Length or
  * while streaming) it stops reading and throws PAYLOAD_TOO_LARGE; a client
  * that stalls past the server's request timeout is cut off by the server.
- * The bytes are held in `reservation`: a declared length all at once before
- * anything is read, a body of unknown length chunk by chunk; a cap passed
- * stops the reading with the reservation's error.
+ * The bytes are held in `reservation` as they arrive, chunk by chunk, whatever
+ * length is declared: a client that declares a large body and sends nothing
+ * holds no share of the caps (only a connection, until the request timeout);
+ * a cap passed stops the reading with the reservation's error.
  */
 export function readBody(req: IncomingMessage, limit: number, reservation: Reservation): Promise<Buffer> {
   const header = req.headers["content-length"];
   const declared = header === undefined ? undefined : Number(header);
   if (declared !== undefined && declared > limit) {
     return Promise.reject(new ZenError("PAYLOAD_TOO_LARGE"));
-  }
-  if (declared !== undefined) {
-    const refused = reservation.grow(declared);
-    if (refused) return Promise.reject(refused);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -56,13 +53,11 @@ export function readBody(req: IncomingMessage, limit: number, reservation: Reser
         finish(new ZenError("PAYLOAD_TOO_LARGE"));
         return;
       }
-      if (declared === undefined) {
-        const refused = reservation.grow(chunk.length);
-        if (refused) {
-          req.pause();
-          finish(refused);
-          return;
-        }
+      const refused = reservation.grow(chunk.length);
+      if (refused) {
+        req.pause();
+        finish(refused);
+        return;
       }
       chunks.push(chunk);
     };
