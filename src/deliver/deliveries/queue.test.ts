@@ -76,6 +76,22 @@ for (const kind of DRIVERS) {
       assert.equal((await queue.claim(OPTS)).length, 200);
     });
 
+    test("tenants whose due work is all blocked take no share: the batch still fills from the others", async () => {
+      await t.admin("delete from delivery_queue");
+      // Nine tenants whose only due entries wait behind a FIFO head in flight: due, unleased, unclaimable.
+      for (let i = 1; i <= 9; i++) {
+        await backlog(t, `ten_blocked${i}`, 5, 100, { fifo: true });
+        await t.admin(
+          "update delivery_queue set lease_until = $1, lease_token = 'held' where delivery_id = $2",
+          [new Date(NOW.getTime() + 60_000), `ten_blocked${i}_1`],
+        );
+      }
+      await backlog(t, "ten_b", 1000, 5000);
+      const claims = await queue.claim(OPTS);
+      assert.equal(claims.length, 200, "a full batch from the one tenant that can use it");
+      assert.ok(claims.every((c) => c.tenantId === "ten_b"));
+    });
+
     test("a leased, not yet due or FIFO-blocked entry is not claimed, whatever its tenant's turn", async () => {
       await t.admin("delete from delivery_queue");
       await backlog(t, "ten_f", 5, 100, { fifo: true });

@@ -83,7 +83,10 @@ const MAX_CLAIM_PASSES = 4;
  * others. A FIFO entry is claimable only while no earlier entry of its
  * destination is queued; a half-open circuit whose probe outlived its lease
  * gets another probe. Candidates are locked last, skipping those another
- * replica holds. $1 now, $2 entries wanted, $3 cooled since, $4 stale probe.
+ * replica holds. $1 now, $2 entries wanted, $3 cooled since, $4 stale probe,
+ * $5 the share (null: an equal share among the tenants with due work; a later
+ * pass divides what is left among those held to their share only, so tenants
+ * whose due work is all blocked do not keep shrinking it).
  */
 const CLAIM_SQL = `with recursive tenants(tenant_id) as (
     (select tenant_id from delivery_queue
@@ -95,7 +98,8 @@ const CLAIM_SQL = `with recursive tenants(tenant_id) as (
       from tenants t where t.tenant_id is not null
   ),
   share as (
-    select ceil($2::numeric / greatest(count(*), 1))::int as n from tenants where tenant_id is not null
+    select coalesce($5::int, ceil($2::numeric / greatest(count(*), 1))::int) as n
+      from tenants where tenant_id is not null
   ),
   offered as (
     select c.*, c.turn = s.n as capped
@@ -164,12 +168,14 @@ export function createTableQueue(db: Database): DeliveryQueue {
         // A pass offers each tenant an equal share of what is left; a tenant with less leaves the
         // rest to another pass, where those with more take it. Claimed entries are leased at once,
         // so a later pass does not see them again.
+        let share: number | null = null;
         for (let pass = 0; pass < MAX_CLAIM_PASSES && claims.length < opts.limit; pass++) {
           const r = await tx.query<CandidateRow>(CLAIM_SQL, [
             opts.now,
             opts.limit - claims.length,
             cooledSince,
             staleProbe,
+            share,
           ]);
           const chosen: CandidateRow[] = [];
           for (const row of r.rows) {
@@ -208,8 +214,11 @@ export function createTableQueue(db: Database): DeliveryQueue {
               });
             }
           }
-          // Nobody was held back by their share: there is nothing more to claim now.
-          if (!r.rows.some((row) => row.capped)) break;
+          // Nobody was held back by their share: there is nothing more to claim now. Otherwise the
+          // next pass divides what is left among the tenants that were (they may have more).
+          const held = new Set(r.rows.filter((row) => row.capped).map((row) => row.tenant_id)).size;
+          if (held === 0) break;
+          share = Math.ceil((opts.limit - claims.length) / held);
         }
         return claims;
       });
