@@ -31,9 +31,16 @@ describe("zenmesh's own listeners, as egress knows them", () => {
         "127.0.0.1:7713",
         "127.0.0.1:7719",
         "backend.internal:7710",
+        "backend.internal:7700",
+        "backend.internal:7709",
+        "backend.internal:7719",
       ],
     );
     assert.ok(at(list, "127.0.0.1", 7700), "the API");
+    assert.ok(
+      list.some((l) => l.host === "backend.internal" && l.port === 7700),
+      "the API on the backend's host, when the backend runs elsewhere",
+    );
     const bound = [{ host: "10.1.2.3", port: 7700 }];
     assert.ok(at(bound, "10.1.2.3", 7700), "a listener on its own address");
     assert.ok(at(bound, "::ffff:10.1.2.3", 7700), "in its IPv4-mapped spelling too");

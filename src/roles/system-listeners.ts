@@ -45,6 +45,13 @@ export function configuredListeners(config: Config): ListenerAddress[] {
     const l = url === undefined ? undefined : listenerFromUrl(url);
     if (l !== undefined) out.push(l);
   }
+  // The backend's host, when it runs elsewhere, also holds the API, metrics and join listeners.
+  const backend = m.backendUrl === undefined ? undefined : listenerFromUrl(m.backendUrl);
+  if (backend !== undefined) {
+    add(backend.host, config.api.port);
+    if (config.metrics.enabled) add(backend.host, config.metrics.port);
+    add(backend.host, m.joinPort);
+  }
   return out;
 }
 
