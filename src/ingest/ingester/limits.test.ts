@@ -190,7 +190,10 @@ describe("ingest admission", () => {
 
     const other = await ingest.source("declared-only-victim", [secret]);
     const body = Buffer.from('{"n":3}');
-    const signed = Object.entries({ ...ingest.sign(other, secret, body), "content-type": "application/json" });
+    const signed = Object.entries({
+      ...ingest.sign(other, secret, body),
+      "content-type": "application/json",
+    });
     const victim = await track("127.0.0.3");
     const r = await exchangeHead(victim, post(`/e/${other.id}`, signed, body));
     assert.equal(r.status, 202, r.body);
