@@ -177,30 +177,47 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   return app;
 }
 
-/** Authorization denials are audited in the tenant's chain, outside the failed action's transaction. */
-async function auditDenial(
+/**
+ * A refused request audited in the caller's tenant chain, outside the failed
+ * action's transaction (which rolled back); a failure to audit is logged.
+ */
+async function auditRefused(
   opts: ApiServerOptions,
   req: FastifyRequest,
-  details: Record<string, unknown> | undefined,
+  entry: { action: string; target?: { type: string; id: string }; details: Record<string, unknown> },
 ) {
   const ctx = lastContext(req);
   if (!ctx) return;
-  const permission = typeof details?.permission === "string" ? details.permission : null;
   try {
     await appendAuditIn(opts.tenancy.db, {
       tenantId: ctx.tenantId,
       actor: ctx.actor,
-      action: "authz.denied",
+      action: entry.action,
       outcome: "denied",
+      ...(entry.target ? { target: entry.target } : {}),
       ...(ctx.projectId ? { projectId: ctx.projectId } : {}),
       correlationId: ctx.correlationId,
-      details: { permission, route: req.routeOptions.url ?? null, method: req.method },
+      details: { ...entry.details, route: req.routeOptions.url ?? null, method: req.method },
       ...(ctx.ip ? { ip: ctx.ip } : {}),
     });
   } catch (err) {
-    req.log.error({ correlation_id: req.id, err, actor: actorId(ctx.actor) }, "could not audit a denial");
+    req.log.error(
+      { correlation_id: req.id, err, actor: actorId(ctx.actor), action: entry.action },
+      "could not audit",
+    );
   }
 }
+
+/** Authorization denials: the permission the caller lacked. */
+const auditDenial = (
+  opts: ApiServerOptions,
+  req: FastifyRequest,
+  details: Record<string, unknown> | undefined,
+) =>
+  auditRefused(opts, req, {
+    action: "authz.denied",
+    details: { permission: typeof details?.permission === "string" ? details.permission : null },
+  });
 
 // Route parameters that name a resource inside the project or tenant, by the target type audited.
 const PROBED: Record<string, string> = { key_id: "api_key", job_id: "replay_job" };
@@ -212,28 +229,16 @@ const PROBED: Record<string, string> = { key_id: "api_key", job_id: "replay_job"
  * caller's chain. Only after the caller's context was established, so the
  * project- and tenant-level probes are not audited twice.
  */
-async function auditProbe(opts: ApiServerOptions, req: FastifyRequest) {
-  const ctx = lastContext(req);
-  if (!ctx) return;
+function auditProbe(opts: ApiServerOptions, req: FastifyRequest) {
   const params = (req.params ?? {}) as Record<string, unknown>;
   const name = Object.keys(params)
     .filter((k) => k.endsWith("_id") && k !== "project_id" && k !== "tenant_id")
     .at(-1);
   const id = name === undefined ? undefined : params[name];
   if (name === undefined || typeof id !== "string") return;
-  try {
-    await appendAuditIn(opts.tenancy.db, {
-      tenantId: ctx.tenantId,
-      actor: ctx.actor,
-      action: "authz.unreachable",
-      outcome: "denied",
-      target: { type: PROBED[name] ?? name.slice(0, -3), id },
-      ...(ctx.projectId ? { projectId: ctx.projectId } : {}),
-      correlationId: ctx.correlationId,
-      details: { route: req.routeOptions.url ?? null, method: req.method },
-      ...(ctx.ip ? { ip: ctx.ip } : {}),
-    });
-  } catch (err) {
-    req.log.error({ correlation_id: req.id, err, actor: actorId(ctx.actor) }, "could not audit a probe");
-  }
+  return auditRefused(opts, req, {
+    action: "authz.unreachable",
+    target: { type: PROBED[name] ?? name.slice(0, -3), id },
+    details: {},
+  });
 }
