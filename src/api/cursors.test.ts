@@ -7,14 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
+import { assertError, startTestApi, storeWithDeliveries, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
 import { newId, ZenError } from "../core/index.ts";
 import { listDeliveries } from "../deliver/deliveries/read.ts";
-import { createTableQueue, expandDeliveries } from "../deliver/index.ts";
-import { persistBatch } from "../ingest/store/index.ts";
 import { insertTestSource, testItem } from "../ingest/store/testing.ts";
-import { toStoredEvents } from "../roles/backend-deliver.ts";
 import { createProject, PROJECT_PERMISSIONS, TENANT_PERMISSIONS } from "../tenancy/index.ts";
 
 /** `count` events of the project's, each delivered to its one subscription, all dead-lettered too. */
@@ -26,28 +23,10 @@ async function deliveries(api: TestApi, tenantId: string, projectId: string, key
   });
   assert.equal(sub.status, 201, sub.text);
   const source = await insertTestSource(api.tenancy.db, tenantId, projectId);
-  const queue = createTableQueue(api.tenancy.db);
   const items = Array.from({ length: count }, (_, i) =>
     testItem(source, api.clock.now(), { text: JSON.stringify({ n: i }) }),
   );
-  await persistBatch(
-    {
-      ...api.tenancy,
-      async onStored(tx, tid, events, now) {
-        await expandDeliveries(
-          { ...api.tenancy, queue, leaseMs: 60_000 },
-          tx,
-          tid,
-          toStoredEvents(events),
-          now,
-          {
-            fastPath: false,
-          },
-        );
-      },
-    },
-    items,
-  );
+  await storeWithDeliveries(api, items);
   const rows = await api.t.admin<{ id: string }>(
     "update deliveries set status = 'dead', dead_at = now() where project_id = $1 returning id",
     [projectId],

@@ -6,13 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { assertError, startTestApi, type TestApi } from "../../test/support/api.ts";
+import { assertError, startTestApi, storeWithDeliveries, type TestApi } from "../../test/support/api.ts";
 import { DRIVERS, skipReason } from "../../test/support/db.ts";
 import { type IdKind, newId, randomBase62 } from "../core/index.ts";
-import { createTableQueue, expandDeliveries } from "../deliver/index.ts";
-import { persistBatch } from "../ingest/store/index.ts";
 import { insertTestSource, testItem } from "../ingest/store/testing.ts";
-import { toStoredEvents } from "../roles/backend-deliver.ts";
 import { PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 
 type Param =
@@ -86,25 +83,7 @@ const freshSubscription = async (f: Fixture) => ({
 /** An event of the tenant's with one delivery per subscription, as ingest stores it. */
 async function deliveredEvent(api: TestApi, tenantId: string, projectId: string): Promise<string[]> {
   const source = await insertTestSource(api.tenancy.db, tenantId, projectId);
-  const queue = createTableQueue(api.tenancy.db);
-  const [event] = await persistBatch(
-    {
-      ...api.tenancy,
-      async onStored(tx, tid, events, now) {
-        await expandDeliveries(
-          { ...api.tenancy, queue, leaseMs: 60_000 },
-          tx,
-          tid,
-          toStoredEvents(events),
-          now,
-          {
-            fastPath: false,
-          },
-        );
-      },
-    },
-    [testItem(source, api.clock.now())],
-  );
+  const [event] = await storeWithDeliveries(api, [testItem(source, api.clock.now())]);
   if (event?.status !== "stored") throw new Error("the fixture event was not stored");
   const rows = await api.t.admin<{ id: string }>("select id from deliveries where event_id = $1", [
     event.eventId,

@@ -15,8 +15,12 @@ import {
   createDestination,
   type DeliverDeps,
 } from "../../src/deliver/destinations/index.ts";
+import { createTableQueue, expandDeliveries } from "../../src/deliver/index.ts";
 import { type CreateSourceInput, createSource, type SourceDeps } from "../../src/ingest/sources/index.ts";
+import { persistBatch } from "../../src/ingest/store/index.ts";
+import type { IngestItem } from "../../src/ingest/types.ts";
 import { captureLogs } from "../../src/log/testing.ts";
+import { toStoredEvents } from "../../src/roles/backend-deliver.ts";
 import {
   createApiKey,
   createTenant,
@@ -274,4 +278,30 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     },
   };
   return api;
+}
+
+/**
+ * Stores ingest items as the backend does, each event expanded into one
+ * delivery per matching subscription in the same transaction (no fast path).
+ */
+export function storeWithDeliveries(api: TestApi, items: readonly IngestItem[]) {
+  const queue = createTableQueue(api.tenancy.db);
+  return persistBatch(
+    {
+      ...api.tenancy,
+      async onStored(tx, tid, events, now) {
+        await expandDeliveries(
+          { ...api.tenancy, queue, leaseMs: 60_000 },
+          tx,
+          tid,
+          toStoredEvents(events),
+          now,
+          {
+            fastPath: false,
+          },
+        );
+      },
+    },
+    items,
+  );
 }
