@@ -241,6 +241,7 @@ function sign(input: SignInput): Record<string, string> {
 
 export const genericHmac: SignatureScheme = {
   name: "generic-hmac",
+  provider: { title: "Generic HMAC", docs: "https://www.rfc-editor.org/rfc/rfc2104" },
   settings: genericHmacSettings,
   verify,
   describe,

@@ -74,6 +74,10 @@ function sign(input: SignInput): Record<string, string> {
 
 export const github: SignatureScheme = {
   name: "github",
+  provider: {
+    title: "GitHub",
+    docs: "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
+  },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

@@ -98,6 +98,7 @@ function sign(input: SignInput): Record<string, string> {
 
 export const gitlab: SignatureScheme = {
   name: "gitlab",
+  provider: { title: "GitLab", docs: "https://docs.gitlab.com/user/project/integrations/webhooks/" },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

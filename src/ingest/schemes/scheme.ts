@@ -28,8 +28,17 @@ export interface SignInput {
   id?: string;
 }
 
+/** What people need to know about the provider behind a scheme: for docs, OpenAPI and `zenmesh source` help. */
+export interface ProviderInfo {
+  /** The provider's own name, e.g. "GitHub". */
+  readonly title: string;
+  /** The provider's documentation this scheme follows (how it signs). */
+  readonly docs: string;
+}
+
 export interface SignatureScheme {
   readonly name: SchemeName;
+  readonly provider: ProviderInfo;
   /** Validates a source's settings when it is created or updated; `{}` is the default. */
   readonly settings: z.ZodType<SchemeSettings, unknown>;
   /** Expected failures are values; throws only for a broken invariant (settings that never passed `settings`). */

@@ -78,6 +78,10 @@ function sign(input: SignInput): Record<string, string> {
 
 export const shopify: SignatureScheme = {
   name: "shopify",
+  provider: {
+    title: "Shopify",
+    docs: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook",
+  },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

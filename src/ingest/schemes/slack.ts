@@ -115,6 +115,7 @@ function sign(input: SignInput): Record<string, string> {
 
 export const slack: SignatureScheme = {
   name: "slack",
+  provider: { title: "Slack", docs: "https://api.slack.com/authentication/verifying-requests-from-slack" },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

@@ -130,6 +130,10 @@ export function generateStandardWebhooksSecret(): string {
 
 export const standardWebhooks: SignatureScheme = {
   name: "standard-webhooks",
+  provider: {
+    title: "Standard Webhooks",
+    docs: "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+  },
   settings: z.strictObject({}).prefault({}),
   verify: verifyStandardWebhooks,
   describe(input: DescribeInput): EventFacts {

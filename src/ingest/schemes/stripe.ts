@@ -114,6 +114,7 @@ function sign(input: SignInput): Record<string, string> {
 
 export const stripe: SignatureScheme = {
   name: "stripe",
+  provider: { title: "Stripe", docs: "https://docs.stripe.com/webhooks#verify-manually" },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

@@ -131,6 +131,7 @@ function sign(input: SignInput): Record<string, string> {
 
 export const zenmesh: SignatureScheme = {
   name: "zenmesh",
+  provider: { title: "zenmesh", docs: "docs/providers/zenmesh.md" },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,
