@@ -57,6 +57,11 @@ export interface VerifyInput {
   settings: Readonly<Record<string, unknown>>;
   now: Date;
   toleranceSeconds: number;
+  /**
+   * The URL the provider called, as it called it (the source's public ingest
+   * URL with the query received), for schemes that sign it (Twilio).
+   */
+  url?: string;
 }
 
 export interface Verified {
@@ -88,6 +93,12 @@ export interface EventFacts {
   subject?: string;
   /** The provider's id for the delivery or the event, when it gives one. */
   deliveryId?: string;
+  /**
+   * The provider's id for the event itself, the same across the provider's
+   * retries of it (Stripe's event id, Slack's event_id, GitHub's delivery id),
+   * when it gives one: a retry is answered as the first delivery was.
+   */
+  idempotencyKey?: string;
   time?: Date;
 }
 

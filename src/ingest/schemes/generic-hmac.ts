@@ -241,7 +241,14 @@ function sign(input: SignInput): Record<string, string> {
 
 export const genericHmac: SignatureScheme = {
   name: "generic-hmac",
-  provider: { title: "Generic HMAC", docs: "https://www.rfc-editor.org/rfc/rfc2104" },
+  provider: {
+    title: "Generic HMAC",
+    docs: "https://www.rfc-editor.org/rfc/rfc2104",
+    sample: {
+      contentType: "application/json",
+      body: '{"event":"test","data":{"message":"a test webhook from zenmesh"}}',
+    },
+  },
   settings: genericHmacSettings,
   verify,
   describe,

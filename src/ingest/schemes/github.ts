@@ -77,6 +77,11 @@ export const github: SignatureScheme = {
   provider: {
     title: "GitHub",
     docs: "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
+    sample: {
+      contentType: "application/json",
+      body: '{"zen":"Design for failure.","hook_id":109948940,"hook":{"type":"Repository","id":109948940,"active":true,"events":["push"]},"repository":{"id":1296269,"full_name":"octocat/Hello-World"},"sender":{"login":"octocat","id":1}}',
+      headers: { "x-github-event": "ping", "x-github-hook-id": "109948940" },
+    },
   },
   settings: z.strictObject({}).prefault({}),
   verify,

@@ -98,7 +98,15 @@ function sign(input: SignInput): Record<string, string> {
 
 export const gitlab: SignatureScheme = {
   name: "gitlab",
-  provider: { title: "GitLab", docs: "https://docs.gitlab.com/user/project/integrations/webhooks/" },
+  provider: {
+    title: "GitLab",
+    docs: "https://docs.gitlab.com/user/project/integrations/webhooks/",
+    sample: {
+      contentType: "application/json",
+      body: '{"object_kind":"push","event_name":"push","before":"95790bf891e76fee5e1747ab589903a6a1f80f22","after":"da1560886d4f094c3e6c9ef40349f7d38b5d27d7","ref":"refs/heads/main","user_username":"jsmith","project_id":15,"project":{"id":15,"path_with_namespace":"mike/diaspora"},"total_commits_count":0}',
+      headers: { "x-gitlab-event": "Push Hook" },
+    },
+  },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

@@ -4,7 +4,7 @@
  * against all of them.
  */
 import type { z } from "zod";
-import type { EventFacts, SchemeName, VerifyInput, VerifyResult } from "../types.ts";
+import type { EventFacts, SchemeName, VerifyFailure, VerifyInput, VerifyResult } from "../types.ts";
 
 export type RequestHeaders = VerifyInput["headers"];
 export type SchemeSettings = Readonly<Record<string, unknown>>;
@@ -28,17 +28,61 @@ export interface SignInput {
   id?: string;
 }
 
-/** What people need to know about the provider behind a scheme: for docs, OpenAPI and `zenmesh source` help. */
+/** A representative event of the provider, for test sends and guides: signed with `sign()` when sent. */
+export interface ProviderSample {
+  /** The media type the provider sends it with (what a source of this provider should accept). */
+  readonly contentType: string;
+  /** The body, as the provider would send it. */
+  readonly body: string;
+  /** Unsigned headers the provider sends beside its signature (e.g. GitHub's `x-github-event`), lower-case names. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** What people need to know about the provider behind a scheme: for docs, OpenAPI, test sends and the CLI. */
 export interface ProviderInfo {
   /** The provider's own name, e.g. "GitHub". */
   readonly title: string;
   /** The provider's documentation this scheme follows (how it signs). */
   readonly docs: string;
+  readonly sample: ProviderSample;
 }
+
+/** A request that may be a provider's endpoint check (Slack url_verification, Meta hub.challenge, …). */
+export interface HandshakeInput {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** The query string's parameters (GET handshakes carry their challenge there). */
+  query: URLSearchParams;
+  headers: RequestHeaders;
+  /** Empty for a GET. */
+  body: Buffer;
+  /** Secrets valid now, newest first. */
+  secrets: readonly string[];
+  settings: SchemeSettings;
+  now: Date;
+  toleranceSeconds: number;
+}
+
+/** The provider's documented answer to its endpoint check. Never stored as an event. */
+export interface HandshakeAnswer {
+  status: number;
+  /** Lower-case names; the content type among them. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * What a scheme's handshake says of a request: not a handshake (`undefined`:
+ * verify it as an event), a handshake answered, or a handshake refused because
+ * its own signature or token did not check (answered 401, never stored).
+ */
+export type HandshakeResult = undefined | { answer: HandshakeAnswer } | { refused: VerifyFailure };
 
 export interface SignatureScheme {
   readonly name: SchemeName;
   readonly provider: ProviderInfo;
+  /** Recognises and answers the provider's endpoint check, for providers that have one. */
+  handshake?(input: HandshakeInput): HandshakeResult;
   /** Validates a source's settings when it is created or updated; `{}` is the default. */
   readonly settings: z.ZodType<SchemeSettings, unknown>;
   /** Expected failures are values; throws only for a broken invariant (settings that never passed `settings`). */

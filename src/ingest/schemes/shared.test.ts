@@ -137,6 +137,19 @@ test("the shared suite covers every registered scheme", () => {
 
 for (const c of CASES) {
   describe(`scheme ${c.label}`, () => {
+    test("names its provider, and its sample, signed as the provider signs, verifies and describes", () => {
+      const { title, docs, sample } = c.scheme.provider;
+      assert.ok(title.length > 0 && docs.length > 0);
+      const body = Buffer.from(sample.body);
+      const json: unknown = sample.contentType.endsWith("json") ? JSON.parse(sample.body) : undefined;
+      const secret = c.secret();
+      const headers = { "content-type": sample.contentType, ...sample.headers, ...signed(c, secret, { body }) };
+      const r = verifyWith(c, headers, [secret], { body });
+      assert.ok(r.ok, reason(r));
+      const facts = c.scheme.describe({ headers, body, json, settings: c.settings });
+      assert.match(facts.type, CE_TYPE);
+    });
+
     test("settings used here validate", () => {
       assert.equal(c.scheme.settings.safeParse(c.settings).success, true);
     });

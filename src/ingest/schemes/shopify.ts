@@ -81,6 +81,11 @@ export const shopify: SignatureScheme = {
   provider: {
     title: "Shopify",
     docs: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook",
+    sample: {
+      contentType: "application/json",
+      body: '{"id":820982911946154500,"email":"jon@example.com","total_price":"10.00","currency":"USD","financial_status":"paid"}',
+      headers: { "x-shopify-topic": "orders/create", "x-shopify-shop-domain": "example.myshopify.com" },
+    },
   },
   settings: z.strictObject({}).prefault({}),
   verify,

@@ -115,7 +115,14 @@ function sign(input: SignInput): Record<string, string> {
 
 export const slack: SignatureScheme = {
   name: "slack",
-  provider: { title: "Slack", docs: "https://api.slack.com/authentication/verifying-requests-from-slack" },
+  provider: {
+    title: "Slack",
+    docs: "https://api.slack.com/authentication/verifying-requests-from-slack",
+    sample: {
+      contentType: "application/json",
+      body: '{"token":"unused","team_id":"T0001","api_app_id":"A0001","event":{"type":"app_mention","user":"U0001","text":"<@U0002> hello","ts":"1700000000.000100","channel":"C0001"},"type":"event_callback","event_id":"Ev0001TEST","event_time":1700000000}',
+    },
+  },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

@@ -133,6 +133,10 @@ export const standardWebhooks: SignatureScheme = {
   provider: {
     title: "Standard Webhooks",
     docs: "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+    sample: {
+      contentType: "application/json",
+      body: '{"type":"invoice.paid","timestamp":"2024-01-01T00:00:00Z","data":{"id":"inv_test","amount":1000}}',
+    },
   },
   settings: z.strictObject({}).prefault({}),
   verify: verifyStandardWebhooks,

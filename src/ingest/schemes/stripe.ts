@@ -114,7 +114,14 @@ function sign(input: SignInput): Record<string, string> {
 
 export const stripe: SignatureScheme = {
   name: "stripe",
-  provider: { title: "Stripe", docs: "https://docs.stripe.com/webhooks#verify-manually" },
+  provider: {
+    title: "Stripe",
+    docs: "https://docs.stripe.com/webhooks#verify-manually",
+    sample: {
+      contentType: "application/json",
+      body: '{"id":"evt_test_webhook","object":"event","api_version":"2024-06-20","created":1700000000,"type":"payment_intent.succeeded","livemode":false,"data":{"object":{"id":"pi_test","object":"payment_intent","amount":2000,"currency":"usd","status":"succeeded"}}}',
+    },
+  },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,

@@ -131,7 +131,15 @@ function sign(input: SignInput): Record<string, string> {
 
 export const zenmesh: SignatureScheme = {
   name: "zenmesh",
-  provider: { title: "zenmesh", docs: "docs/providers/zenmesh.md" },
+  provider: {
+    title: "zenmesh",
+    docs: "docs/providers/zenmesh.md",
+    sample: {
+      contentType: "application/json",
+      body: '{"event":"test","data":{"message":"a test webhook from zenmesh"}}',
+      headers: { "x-zen-event-type": "com.example.test" },
+    },
+  },
   settings: z.strictObject({}).prefault({}),
   verify,
   describe,
