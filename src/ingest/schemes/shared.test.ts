@@ -143,7 +143,11 @@ for (const c of CASES) {
       const body = Buffer.from(sample.body);
       const json: unknown = sample.contentType.endsWith("json") ? JSON.parse(sample.body) : undefined;
       const secret = c.secret();
-      const headers = { "content-type": sample.contentType, ...sample.headers, ...signed(c, secret, { body }) };
+      const headers = {
+        "content-type": sample.contentType,
+        ...sample.headers,
+        ...signed(c, secret, { body }),
+      };
       const r = verifyWith(c, headers, [secret], { body });
       assert.ok(r.ok, reason(r));
       const facts = c.scheme.describe({ headers, body, json, settings: c.settings });
