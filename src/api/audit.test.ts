@@ -169,6 +169,53 @@ for (const kind of DRIVERS) {
       assert.ok((await verifyAuditChain(api.t.db, a.tenantId)).ok);
     });
 
+    test("a body naming a destination or source the project does not hold is refused and audited as a probe", async () => {
+      const a = await api.tenant("body-probe-a");
+      const b = await api.tenant("body-probe-b");
+      const sibling = await createProject(
+        api.tenancy,
+        {
+          tenantId: a.tenantId,
+          actor: { type: "operator", id: "test" },
+          permissions: new Set(TENANT_PERMISSIONS),
+          correlationId: newId("correlation"),
+        },
+        { name: "sibling" },
+      );
+      const mine = (await api.destination(a.tenantId, a.projectId)).id;
+      const siblingDestination = (await api.destination(a.tenantId, sibling.id)).id;
+      const foreignSource = (await api.source(b.tenantId, b.projectId)).id;
+      const nowhere = newId("source");
+      const url = `/v1/projects/${a.projectId}/subscriptions`;
+      assertError(
+        await api.request("POST", url, {
+          key: a.key,
+          body: { name: "s", destination_id: siblingDestination, event_types: ["*"] },
+        }),
+        400,
+        "VALIDATION_FAILED",
+      );
+      assertError(
+        await api.request("POST", url, {
+          key: a.key,
+          body: { name: "s", destination_id: mine, source_ids: [foreignSource, nowhere], event_types: ["*"] },
+        }),
+        400,
+        "VALIDATION_FAILED",
+      );
+      const seen = find(await chain(a.tenantId), "authz.unreachable", "denied");
+      assert.deepEqual(
+        seen.map((r) => [r.targetType, r.targetId, r.details.field, r.projectId]),
+        [
+          ["destination", siblingDestination, "destination_id", a.projectId],
+          ["source", foreignSource, "source_ids.0", a.projectId],
+          ["source", nowhere, "source_ids.1", a.projectId],
+        ],
+      );
+      assert.equal(find(await chain(b.tenantId), "authz.unreachable", "denied").length, 0);
+      assert.ok((await verifyAuditChain(api.t.db, a.tenantId)).ok);
+    });
+
     test("a principal naming another tenant's project or tenant is answered 404 and audited", async () => {
       const a = await api.tenant("probe-a");
       const b = await api.tenant("probe-b");

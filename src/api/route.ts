@@ -197,6 +197,7 @@ export async function asBody<T>(action: Promise<T>): Promise<T> {
     throw new ZenError(err.code, {
       message: err.message,
       details: { issues: issues.map((i: { path: string }) => ({ ...i, path: `body.${i.path}` })) },
+      ...(err.unreachable ? { unreachable: err.unreachable } : {}),
     });
   }
 }

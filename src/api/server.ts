@@ -153,6 +153,13 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     if (z.code === "FORBIDDEN" || z.code === "REVOKE_BEYOND_PERMISSIONS")
       await auditDenial(opts, req, z.details);
     if (z.code === "NOT_FOUND") await auditProbe(opts, req);
+    for (const u of z.unreachable ?? []) {
+      await auditRefused(opts, req, {
+        action: "authz.unreachable",
+        target: { type: u.type, id: u.id },
+        details: { field: u.field },
+      });
+    }
     const wire = toWire(z, String(req.id));
     reply.code(wire.status).headers(wire.headers).send(wire.body);
   });
@@ -227,7 +234,9 @@ const PROBED: Record<string, string> = { key_id: "api_key", job_id: "replay_job"
  * project's, another tenant's, or none at all) is answered 404 and audited
  * like a probe of a foreign project or tenant: `authz.unreachable` in the
  * caller's chain. Only after the caller's context was established, so the
- * project- and tenant-level probes are not audited twice.
+ * project- and tenant-level probes are not audited twice. Ids named in a
+ * body (a subscription's destination and sources) are audited the same way
+ * from the error's `unreachable` list, one entry per id, with the field.
  */
 function auditProbe(opts: ApiServerOptions, req: FastifyRequest) {
   const params = (req.params ?? {}) as Record<string, unknown>;

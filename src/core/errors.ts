@@ -121,6 +121,19 @@ export interface ZenErrorOptions {
   retryable?: boolean;
   /** Extra response headers, e.g. Retry-After. */
   headers?: Record<string, string>;
+  /**
+   * Resource ids named in the request that the caller's project does not
+   * hold (another project's, another tenant's, or none): answered like any
+   * invalid id, and audited by the API as probes. Never sent on the wire.
+   */
+  unreachable?: readonly Unreachable[];
+}
+
+/** An id a request named that its project does not hold, and the field that named it. */
+export interface Unreachable {
+  type: string;
+  id: string;
+  field: string;
 }
 
 export class ZenError extends Error {
@@ -129,6 +142,7 @@ export class ZenError extends Error {
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly unreachable: readonly Unreachable[] | undefined;
 
   constructor(code: ErrorCode, options: ZenErrorOptions = {}) {
     super(
@@ -141,6 +155,7 @@ export class ZenError extends Error {
     this.retryable = options.retryable ?? RETRYABLE.has(code);
     this.details = options.details;
     this.headers = options.headers;
+    this.unreachable = options.unreachable;
   }
 }
 

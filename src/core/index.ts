@@ -7,6 +7,7 @@ export {
   type ErrorCode,
   isZenError,
   type Result,
+  type Unreachable,
   ZenError,
   type ZenErrorOptions,
 } from "./errors.ts";

@@ -4,7 +4,7 @@
  * offending values (a secret, a token, a key would otherwise be echoed).
  */
 import { z } from "zod";
-import { ZenError } from "./errors.ts";
+import { type Unreachable, ZenError } from "./errors.ts";
 
 export interface Issue {
   path: string;
@@ -15,11 +15,11 @@ export interface Issue {
 export const SHOWN_TEXT_MESSAGE = "must not contain invisible or control characters";
 
 /** TEXT_NOT_ALLOWED when any issue is about such characters, so clients can tell it apart; else VALIDATION_FAILED. */
-export function validationFailed(issues: Issue[]): ZenError {
+export function validationFailed(issues: Issue[], unreachable?: readonly Unreachable[]): ZenError {
   const code = issues.some((i) => i.message === SHOWN_TEXT_MESSAGE)
     ? "TEXT_NOT_ALLOWED"
     : "VALIDATION_FAILED";
-  return new ZenError(code, { details: { issues } });
+  return new ZenError(code, { details: { issues }, ...(unreachable?.length ? { unreachable } : {}) });
 }
 
 /** Paths and messages only; an unknown key's name is caller text too, so it is not repeated. */

@@ -4,7 +4,7 @@
  * belongs to the same project, and the audit entry.
  */
 import { type AuditEntryInput, appendAudit } from "../../audit/index.ts";
-import { type ActionContext, ZenError } from "../../core/index.ts";
+import { type ActionContext, type Unreachable, ZenError } from "../../core/index.ts";
 import type { Tx } from "../../db/index.ts";
 import type { TenancyDeps } from "../../tenancy/index.ts";
 import { type Issue, validationFailed } from "../destinations/input.ts";
@@ -84,7 +84,8 @@ export async function loadSubscription(
  * A subscription may name only its own project's destination and sources.
  * Another project's or tenant's id fails exactly like one that does not
  * exist, as a validation issue on the field that names it, so nothing is
- * learned about ids outside the project. The destination row is share-locked
+ * learned about ids outside the project; the API audits each such id as a
+ * probe, like an id in a route's path. The destination row is share-locked
  * so it cannot be deleted between this check and the write.
  */
 export async function checkReferences(
@@ -93,6 +94,7 @@ export async function checkReferences(
   refs: { destinationId?: string | undefined; sourceIds?: readonly string[] | undefined },
 ): Promise<void> {
   const issues: Issue[] = [];
+  const unreachable: Unreachable[] = [];
   const projectId = projectOf(ctx);
   if (refs.destinationId !== undefined) {
     const d = await tx.query(
@@ -101,6 +103,7 @@ export async function checkReferences(
     );
     if (d.rows.length === 0) {
       issues.push({ path: "destination_id", message: "names no destination of this project" });
+      unreachable.push({ type: "destination", id: refs.destinationId, field: "destination_id" });
     }
   }
   if (refs.sourceIds !== undefined && refs.sourceIds.length > 0) {
@@ -110,11 +113,12 @@ export async function checkReferences(
     );
     const found = new Set(s.rows.map((r) => r.id));
     refs.sourceIds.forEach((id, i) => {
-      if (!found.has(id))
-        issues.push({ path: `source_ids.${i}`, message: "names no source of this project" });
+      if (found.has(id)) return;
+      issues.push({ path: `source_ids.${i}`, message: "names no source of this project" });
+      unreachable.push({ type: "source", id, field: `source_ids.${i}` });
     });
   }
-  if (issues.length > 0) throw validationFailed(issues.slice(0, 20));
+  if (issues.length > 0) throw validationFailed(issues.slice(0, 20), unreachable.slice(0, 20));
 }
 
 export async function auditSubscription(
