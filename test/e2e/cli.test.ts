@@ -103,6 +103,15 @@ describe("zenmesh up on the embedded default", () => {
     assert.ok(!(await keys.text()).includes(out.api_key), "a listing never shows the raw key");
   });
 
+  test("refuses a tenant name with an invisible or control character, and creates nothing", () => {
+    for (const name of ["Acme\u202Egnp.exe", "Ac\u200Bme", "Acme\u0007"]) {
+      const r = cli(["tenant", "create", "--name", name, "--json", "--data-dir", dir]);
+      assert.notEqual(r.code, 0, `${JSON.stringify(name)} was accepted: ${r.stdout}`);
+      assert.match(r.stderr, /TEXT_NOT_ALLOWED/);
+      assert.equal(r.stdout, "");
+    }
+  });
+
   test("creates a user who can sign in, and verifies the tenant's audit chain", async () => {
     const t = JSON.parse(cli(["tenant", "create", "--name", "Beta", "--json", "--data-dir", dir]).stdout) as {
       tenant_id: string;
