@@ -1,4 +1,5 @@
-import { createServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { type Logger, serializeError } from "../log/index.ts";
@@ -36,50 +37,74 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** PEM material for the metrics listener; with `clientCa`, scrapers must present a certificate it issued. */
+export interface MetricsTls {
+  cert: string;
+  key: string;
+  clientCa?: string | undefined;
+}
+
 /**
  * The metrics listener: `GET /metrics` and nothing else, apart from the
  * public API (loopback by default), since route and failure counts are
  * operational detail no API client should read. The API listener's limits
- * against slow clients apply.
+ * against slow clients apply. With `tls` it serves HTTPS only, and with a
+ * client CA it refuses at the handshake any scraper without a certificate
+ * that CA issued (production requires TLS off loopback).
  */
 export async function startMetricsServer(opts: {
   registry: Registry;
   host: string;
   port: number;
   logger: Logger;
+  tls?: MetricsTls | undefined;
 }): Promise<MetricsServer> {
-  const server = createServer(
-    {
-      maxHeaderSize: 16 * 1024,
-      headersTimeout: 10_000,
-      requestTimeout: 30_000,
-      keepAliveTimeout: 5_000,
-      connectionsCheckingInterval: 1_000,
-    },
-    (req, res) => {
-      const path = (req.url ?? "").split("?")[0];
-      const answer = (status: number, headers: Record<string, string> = {}) => {
-        res.writeHead(status, { "content-length": "0", ...headers });
-        res.end();
-      };
-      if (path !== "/metrics") return answer(404);
-      if (req.method !== "GET" && req.method !== "HEAD") return answer(405, { allow: "GET, HEAD" });
-      opts.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, {
-            "content-type": opts.registry.contentType,
-            "cache-control": "no-store",
-            "x-content-type-options": "nosniff",
-          });
-          res.end(req.method === "HEAD" ? undefined : text);
-        },
-        (err: unknown) => {
-          opts.logger.error({ err: serializeError(err) }, "could not collect metrics");
-          answer(500);
-        },
-      );
-    },
-  );
+  const limits = {
+    maxHeaderSize: 16 * 1024,
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: 1_000,
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "").split("?")[0];
+    const answer = (status: number, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-length": "0", ...headers });
+      res.end();
+    };
+    if (path !== "/metrics") return answer(404);
+    if (req.method !== "GET" && req.method !== "HEAD") return answer(405, { allow: "GET, HEAD" });
+    opts.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, {
+          "content-type": opts.registry.contentType,
+          "cache-control": "no-store",
+          "x-content-type-options": "nosniff",
+        });
+        res.end(req.method === "HEAD" ? undefined : text);
+      },
+      (err: unknown) => {
+        opts.logger.error({ err: serializeError(err) }, "could not collect metrics");
+        answer(500);
+      },
+    );
+  };
+  const tls = opts.tls;
+  const server =
+    tls === undefined
+      ? createHttpServer(limits, handler)
+      : createHttpsServer(
+          {
+            ...limits,
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: "TLSv1.2",
+            ...(tls.clientCa === undefined
+              ? {}
+              : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          handler,
+        );
   server.maxHeadersCount = 100;
   server.on("clientError", (_err, socket) => {
     if (socket.writable)
@@ -96,7 +121,7 @@ export async function startMetricsServer(opts: {
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${tls === undefined ? "http" : "https"}://${host}:${addr.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

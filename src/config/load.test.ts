@@ -49,7 +49,14 @@ describe("loadConfig", () => {
     assert.equal(c.apiKeys.environment, "test");
     assert.deepEqual(c.sessions, { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 });
     assert.deepEqual(c.auth, { failureLimit: 10, failureWindowSeconds: 60 });
-    assert.deepEqual(c.metrics, { enabled: true, host: "127.0.0.1", port: 7709 });
+    assert.deepEqual(c.metrics, {
+      enabled: true,
+      host: "127.0.0.1",
+      port: 7709,
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
+      tlsClientCaFile: undefined,
+    });
   });
 
   test("defaults API keys to the live environment in production", () => {

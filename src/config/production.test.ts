@@ -135,6 +135,39 @@ describe("assertProductionSafe", () => {
     assert.match(m, /ZENMESH_MASTER_KEY \(masterKey\).*must not hold/);
   });
 
+  test("refuses a metrics listener off loopback without TLS, and accepts it with TLS or on loopback", () => {
+    const m = insecure({ ZENMESH_METRICS_HOST: "10.0.0.5" });
+    assert.match(m, /ZENMESH_METRICS_TLS_CERT_FILE.*ZENMESH_METRICS_TLS_KEY_FILE/);
+    assertProductionSafe(
+      loadConfig({
+        env: {
+          ...SAFE,
+          ZENMESH_METRICS_HOST: "10.0.0.5",
+          ZENMESH_METRICS_TLS_CERT_FILE: "/run/zenmesh/metrics.pem",
+          ZENMESH_METRICS_TLS_KEY_FILE: "/run/zenmesh/metrics.key",
+        },
+      }),
+    );
+    assertProductionSafe(loadConfig({ env: { ...SAFE, ZENMESH_METRICS_HOST: "127.0.0.1" } }));
+    assertProductionSafe(
+      loadConfig({ env: { ...SAFE, ZENMESH_METRICS_HOST: "10.0.0.5", ZENMESH_METRICS_ENABLED: "false" } }),
+    );
+  });
+
+  test("refuses half a metrics TLS pair in any profile", () => {
+    for (const env of [
+      { ZENMESH_METRICS_TLS_CERT_FILE: "/run/zenmesh/metrics.pem" },
+      { ZENMESH_METRICS_TLS_KEY_FILE: "/run/zenmesh/metrics.key" },
+      { ZENMESH_METRICS_TLS_CLIENT_CA_FILE: "/run/zenmesh/scraper-ca.pem" },
+    ]) {
+      assert.throws(
+        () => loadConfig({ env: { ZENMESH_PROFILE: "dev", ...env } }),
+        (err: unknown) =>
+          isZenError(err) && err.code === "CONFIG_INVALID" && /metrics\.tls/.test(err.message),
+      );
+    }
+  });
+
   test("refuses an ingester whose public listener would serve plain HTTP", () => {
     const m = roleRefusal("ingester", { ZENMESH_INGEST_TLS_CERT_FILE: undefined });
     assert.match(m, /ZENMESH_INGEST_TLS_CERT_FILE.*HTTPS in production/);

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { ZenError } from "../core/index.ts";
-import type { Config, Profile } from "./schema.ts";
+import { type Config, isLoopback, type Profile } from "./schema.ts";
 import { settingName } from "./settings.ts";
 import { isTlsRedisUrl, postgresTlsProblem } from "./urls.ts";
 
@@ -126,6 +126,15 @@ export function assertProductionSafe(
   }
   if (config.redis.url !== undefined && !isTlsRedisUrl(config.redis.url)) {
     problems.push(`${settingName("redis.url")}: must use TLS (a rediss:// URL)`);
+  }
+  if (
+    config.metrics.enabled &&
+    !isLoopback(config.metrics.host) &&
+    config.metrics.tlsCertFile === undefined
+  ) {
+    problems.push(
+      `${settingName("metrics.tlsCertFile")} and ${settingName("metrics.tlsKeyFile")}: a metrics listener off loopback (${settingName("metrics.host")}) serves HTTPS in production`,
+    );
   }
   if (problems.length > 0) refuse(problems);
 }

@@ -60,7 +60,16 @@ export interface Config {
   /** Authentication failures allowed per client IP within the window. */
   readonly auth: { readonly failureLimit: number; readonly failureWindowSeconds: number };
   /** The metrics listener (`GET /metrics`), apart from the public API; off: no listener, no process metrics. */
-  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly metrics: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    /** HTTPS for the listener (required in production off loopback). */
+    readonly tlsCertFile?: string | undefined;
+    readonly tlsKeyFile?: string | undefined;
+    /** PEM CA bundle: scrapers must present a certificate it issued. */
+    readonly tlsClientCaFile?: string | undefined;
+  };
   readonly mesh: {
     /** SPIFFE trust domain: workload ids are `spiffe://<trustDomain>/<role>`. */
     readonly trustDomain: string;
@@ -169,7 +178,7 @@ const host = z
   .string()
   .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), { error: "must be an IP address or a host name" });
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   if (host === "localhost" || host === "::1") return true;
   return isIP(host) === 4 && host.startsWith("127.");
 }
@@ -232,6 +241,9 @@ export function configSchema(cwd: string) {
           enabled: z.boolean().default(true),
           host: host.default("127.0.0.1"),
           port: int(0, 65_535).default(7709),
+          tlsCertFile: nonEmpty.optional(),
+          tlsKeyFile: nonEmpty.optional(),
+          tlsClientCaFile: nonEmpty.optional(),
         })
         .prefault({}),
       mesh: z
@@ -336,6 +348,22 @@ export function configSchema(cwd: string) {
           }
         }
       }
+      if ((c.metrics.tlsCertFile === undefined) !== (c.metrics.tlsKeyFile === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["metrics", c.metrics.tlsCertFile === undefined ? "tlsCertFile" : "tlsKeyFile"],
+          message:
+            "metrics.tlsCertFile and metrics.tlsKeyFile go together (ZENMESH_METRICS_TLS_CERT_FILE, ZENMESH_METRICS_TLS_KEY_FILE)",
+        });
+      }
+      if (c.metrics.tlsClientCaFile !== undefined && c.metrics.tlsCertFile === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["metrics", "tlsClientCaFile"],
+          message:
+            "a client CA needs metrics.tlsCertFile and metrics.tlsKeyFile: client certificates need TLS",
+        });
+      }
       if (c.api.headersTimeoutSeconds > c.api.requestTimeoutSeconds) {
         ctx.addIssue({
           code: "custom",
@@ -395,6 +423,13 @@ export function configSchema(cwd: string) {
         },
         masterKeyFile: c.masterKeyFile === undefined ? undefined : resolve(cwd, c.masterKeyFile),
         apiKeys: { environment: c.apiKeys.environment ?? (c.profile === "production" ? "live" : "test") },
+        metrics: {
+          ...c.metrics,
+          tlsCertFile: c.metrics.tlsCertFile === undefined ? undefined : resolve(cwd, c.metrics.tlsCertFile),
+          tlsKeyFile: c.metrics.tlsKeyFile === undefined ? undefined : resolve(cwd, c.metrics.tlsKeyFile),
+          tlsClientCaFile:
+            c.metrics.tlsClientCaFile === undefined ? undefined : resolve(cwd, c.metrics.tlsClientCaFile),
+        },
         deliver: {
           ...c.deliver,
           egressKeyFile:

@@ -42,6 +42,9 @@ export const SETTINGS: readonly Setting[] = [
   { path: "metrics.enabled", env: "ZENMESH_METRICS_ENABLED", kind: "boolean" },
   { path: "metrics.host", env: "ZENMESH_METRICS_HOST", kind: "string" },
   { path: "metrics.port", env: "ZENMESH_METRICS_PORT", kind: "integer" },
+  { path: "metrics.tlsCertFile", env: "ZENMESH_METRICS_TLS_CERT_FILE", kind: "string" },
+  { path: "metrics.tlsKeyFile", env: "ZENMESH_METRICS_TLS_KEY_FILE", kind: "string" },
+  { path: "metrics.tlsClientCaFile", env: "ZENMESH_METRICS_TLS_CLIENT_CA_FILE", kind: "string" },
   { path: "mesh.trustDomain", env: "ZENMESH_TRUST_DOMAIN", flag: "trust-domain", kind: "string" },
   { path: "mesh.host", env: "ZENMESH_MESH_HOST", kind: "string" },
   {

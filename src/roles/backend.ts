@@ -3,9 +3,10 @@
  * credentials. It serves the public control API and the internal (mTLS)
  * API the other roles and the operator use.
  */
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { trustProxyNotice } from "../api/client-address.ts";
-import { createApiMetrics, type MetricsServer, startMetricsServer } from "../api/metrics.ts";
+import { createApiMetrics, type MetricsServer, type MetricsTls, startMetricsServer } from "../api/metrics.ts";
 import { buildApiServer } from "../api/server.ts";
 import type { Config } from "../config/index.ts";
 import type { CertificateAuthority } from "../identity/index.ts";
@@ -25,6 +26,17 @@ export interface RunningBackend {
   internalUrl: string;
   publicUrls: Record<string, string>;
   close(): Promise<void>;
+}
+
+/** The metrics listener's TLS material, read from the configured files (none: plain HTTP, loopback only in production). */
+function metricsTls(config: Config): MetricsTls | undefined {
+  const m = config.metrics;
+  if (m.tlsCertFile === undefined || m.tlsKeyFile === undefined) return undefined;
+  return {
+    cert: readFileSync(m.tlsCertFile, "utf8"),
+    key: readFileSync(m.tlsKeyFile, "utf8"),
+    clientCa: m.tlsClientCaFile === undefined ? undefined : readFileSync(m.tlsClientCaFile, "utf8"),
+  };
 }
 
 export async function startBackend(
@@ -98,6 +110,7 @@ export async function startBackend(
         host: config.metrics.host,
         port: opts.metricsPort ?? config.metrics.port,
         logger,
+        tls: metricsTls(config),
       });
     }
   } catch (err) {
