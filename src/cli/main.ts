@@ -9,6 +9,7 @@ import { isZenError, ZenError } from "../core/index.ts";
 import { createLogger } from "../log/index.ts";
 import { lockDataDir, lockHolder } from "../roles/lock.ts";
 import { VERSION } from "../roles/version.ts";
+import type { ProjectQuotas, QuotaOverrides, QuotaReport } from "../tenancy/index.ts";
 import { splitFlags } from "./args.ts";
 import type { OperatorRequest } from "./operations.ts";
 
@@ -40,6 +41,12 @@ Commands:
                               else generated and shown once) and optionally grant a role
   user grant --email EMAIL --tenant-id TNT --role ROLE
                               Give an existing user a role (a tenant keeps at least one owner)
+  quota show --tenant-id TNT --project-id PRJ [--json]
+                              A project's limits in force (configured default or its own) and usage
+  quota set --tenant-id TNT --project-id PRJ [--sources N] [--destinations N]
+      [--subscriptions N] [--api-keys N] [--rotations-per-day N] [--json]
+                              Set the project's own limits (N, or "default" to go back to the
+                              configured one); audited in the tenant's chain
   audit verify [--tenant-id TNT] [--json]
                               Verify a tenant's audit chain (the system chain without --tenant-id)
   version                     Print the version
@@ -49,6 +56,15 @@ Configuration options (also ZENMESH_* environment variables and --config FILE):
   --database-url URL  --log-level LEVEL
 See docs/configuration.md for every setting.
 `;
+
+/** `zenmesh quota set` flags and the quota each sets. */
+const QUOTA_FLAGS: Readonly<Record<string, keyof ProjectQuotas>> = {
+  sources: "sources",
+  destinations: "destinations",
+  subscriptions: "subscriptions",
+  "api-keys": "apiKeys",
+  "rotations-per-day": "rotationsPerDay",
+};
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -219,6 +235,51 @@ async function main(argv: string[]): Promise<number> {
       else {
         out(`tenant   ${r.tenant_id}\nproject  ${r.project_id}\napi key  ${r.api_key}`);
         out("The API key is shown once: store it now.");
+      }
+      return 0;
+    }
+    case "quota": {
+      if (sub !== "show" && sub !== "set") {
+        throw new ZenError("VALIDATION_FAILED", {
+          message: "usage: zenmesh quota show|set --tenant-id TNT --project-id PRJ",
+        });
+      }
+      const own: Record<string, boolean> = { "tenant-id": true, "project-id": true, json: false };
+      if (sub === "set") for (const flag of Object.keys(QUOTA_FLAGS)) own[flag] = true;
+      const { flags, rest: cfgArgs } = splitFlags(rest, { own });
+      const [tenantId, projectId] = [flags.get("tenant-id"), flags.get("project-id")];
+      if (typeof tenantId !== "string" || typeof projectId !== "string") {
+        throw new ZenError("VALIDATION_FAILED", { message: "--tenant-id and --project-id are required" });
+      }
+      let r: unknown;
+      if (sub === "show") r = await operate(config(cfgArgs), { op: "quota.show", tenantId, projectId });
+      else {
+        const set: QuotaOverrides = {};
+        for (const [flag, quota] of Object.entries(QUOTA_FLAGS)) {
+          const v = flags.get(flag);
+          if (typeof v !== "string") continue;
+          if (v === "default") set[quota] = null;
+          else if (/^\d{1,7}$/.test(v)) set[quota] = Number(v);
+          else
+            throw new ZenError("VALIDATION_FAILED", {
+              message: `--${flag} takes a whole number or "default"`,
+            });
+        }
+        if (Object.keys(set).length === 0) {
+          throw new ZenError("VALIDATION_FAILED", {
+            message: `name a quota to set: ${Object.keys(QUOTA_FLAGS)
+              .map((f) => `--${f}`)
+              .join(", ")}`,
+          });
+        }
+        r = await operate(config(cfgArgs), { op: "quota.set", tenantId, projectId, set });
+      }
+      if (flags.has("json")) out(JSON.stringify(r));
+      else {
+        for (const q of r as QuotaReport[]) {
+          const used = q.used === null ? "" : `, ${q.used} used`;
+          out(`${q.quota.padEnd(16)} ${String(q.limit).padStart(7)} (${q.origin}${used})`);
+        }
       }
       return 0;
     }

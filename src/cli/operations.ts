@@ -5,7 +5,7 @@
  */
 import { verifyAuditChain } from "../audit/index.ts";
 import type { Config } from "../config/index.ts";
-import { newId, systemClock, ZenError } from "../core/index.ts";
+import { isId, newId, systemClock, ZenError } from "../core/index.ts";
 import { CertificateAuthority, createJoinToken } from "../identity/index.ts";
 import type { Services } from "../roles/services.ts";
 import {
@@ -16,6 +16,9 @@ import {
   grantMembership,
   isRole,
   PROJECT_PERMISSIONS,
+  projectQuotaReport,
+  type QuotaOverrides,
+  setProjectQuotas,
 } from "../tenancy/index.ts";
 import { loadMasterKeyRing } from "../zenlock/index.ts";
 
@@ -92,13 +95,23 @@ export async function verifyAudit(svc: Services, input: { tenantId: string | nul
   return verifyAuditChain(svc.db, input.tenantId);
 }
 
+function checkProjectIds(req: { tenantId: unknown; projectId: unknown }): void {
+  if (!isId("tenant", req.tenantId) || !isId("project", req.projectId)) {
+    throw new ZenError("VALIDATION_FAILED", {
+      message: "--tenant-id must be a tnt_ id and --project-id a prj_ id",
+    });
+  }
+}
+
 export type OperatorRequest =
   | { op: "tenant.create"; name: string }
   | { op: "user.create"; email: string; password: string; tenantId?: string; role?: string }
   | { op: "user.grant"; email: string; tenantId: string; role: string }
   | { op: "audit.verify"; tenantId: string | null }
   | { op: "status" }
-  | { op: "join_token.create"; workload: string; ttlSeconds?: number };
+  | { op: "join_token.create"; workload: string; ttlSeconds?: number }
+  | { op: "quota.show"; tenantId: string; projectId: string }
+  | { op: "quota.set"; tenantId: string; projectId: string; set: QuotaOverrides };
 
 /** What only a running system knows (its roles' heartbeats); absent when the CLI opened the data dir itself. */
 export interface OperationExtras {
@@ -133,6 +146,18 @@ export async function runOperation(
       });
       return { id: t.id, token: t.token, expires_at: t.expiresAt.toISOString() };
     }
+    case "quota.show":
+      checkProjectIds(req);
+      return projectQuotaReport(svc.tenancy, { tenantId: req.tenantId, projectId: req.projectId });
+    case "quota.set":
+      checkProjectIds(req);
+      return setProjectQuotas(svc.tenancy, {
+        tenantId: req.tenantId,
+        projectId: req.projectId,
+        set: req.set,
+        actor: OPERATOR,
+        correlationId: newId("correlation"),
+      });
     default: {
       const never: never = req;
       throw new ZenError("VALIDATION_FAILED", { message: `unknown operation ${JSON.stringify(never)}` });

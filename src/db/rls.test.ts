@@ -184,6 +184,14 @@ const TENANT_TABLES: Record<string, TenantTable> = {
       params: [`rpl_${tenant}_${n}`, tenant, `prj_${tenant}_1`],
     }),
   },
+  project_quotas: {
+    column: "tenant_id",
+    touch: "sources",
+    insert: (tenant) => ({
+      sql: "insert into project_quotas (tenant_id, project_id, sources) values ($1, $2, 5)",
+      params: [tenant, `prj_${tenant}_1`],
+    }),
+  },
 };
 
 /** Public tables outside the fence: identity and bookkeeping, no tenant data; the fence keys, owner-only. */

@@ -36,6 +36,10 @@ export {
   checkRotationQuota,
   DEFAULT_QUOTAS,
   type ProjectQuotas,
+  projectQuotaReport,
+  type QuotaOverrides,
+  type QuotaReport,
+  setProjectQuotas,
 } from "./quotas.ts";
 export {
   authenticateSession,

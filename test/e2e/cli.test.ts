@@ -103,6 +103,39 @@ describe("zenmesh up on the embedded default", () => {
     assert.ok(!(await keys.text()).includes(out.api_key), "a listing never shows the raw key");
   });
 
+  test("sets a project's own quota while running, and the API applies it to the next create", async () => {
+    const t = JSON.parse(
+      cli(["tenant", "create", "--name", "Quota", "--json", "--data-dir", dir]).stdout,
+    ) as {
+      tenant_id: string;
+      project_id: string;
+      api_key: string;
+    };
+    const ids = ["--tenant-id", t.tenant_id, "--project-id", t.project_id];
+    const set = cli(["quota", "set", ...ids, "--sources", "1", "--json", "--data-dir", dir]);
+    assert.equal(set.code, 0, set.stderr);
+    const sources = (JSON.parse(set.stdout) as { quota: string; limit: number; origin: string }[]).find(
+      (q) => q.quota === "sources",
+    );
+    assert.deepEqual(sources && [sources.limit, sources.origin], [1, "project"]);
+    const create = (name: string) =>
+      fetch(`${api}/v1/projects/${t.project_id}/sources`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.api_key}`, "content-type": "application/json" },
+        body: JSON.stringify({ name, scheme: "github" }),
+      });
+    assert.equal((await create("one")).status, 201);
+    const second = await create("two");
+    assert.equal(second.status, 409);
+    assert.equal(((await second.json()) as { error: { code: string } }).error.code, "QUOTA_EXCEEDED");
+    const shown = cli(["quota", "show", ...ids, "--data-dir", dir]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^sources\s+1 \(project, 1 used\)$/m);
+    const bad = cli(["quota", "set", ...ids, "--sources", "many", "--data-dir", dir]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /whole number or "default"/);
+  });
+
   test("refuses a tenant name with an invisible or control character, and creates nothing", () => {
     for (const name of ["Acme\u202Egnp.exe", "Ac\u200Bme", "Acme\u0007"]) {
       const r = cli(["tenant", "create", "--name", name, "--json", "--data-dir", dir]);
