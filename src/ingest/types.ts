@@ -21,6 +21,7 @@ export const SCHEME_NAMES = [
   "postmark",
   "clerk",
   "resend",
+  "mandrill",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

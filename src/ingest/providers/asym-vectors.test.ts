@@ -478,3 +478,78 @@ for (const name of ["clerk", "resend"] as const) {
     });
   });
 }
+
+describe("Mailchimp Transactional (Mandrill)", () => {
+  // Mailchimp publishes the algorithm, no signed example and no library that
+  // verifies; these signatures were computed apart from zenmesh, with
+  // `printf '%s%s%s' "$URL" mandrill_events "$EVENTS" | openssl dgst -sha1 -hmac "$KEY" -binary | base64`.
+  const URL_ = "https://example.com/webhooks/mandrill?source=zen";
+  const KEY = "Ka8sLkDZfmbIRdBQUuT0uQ";
+  const EVENTS =
+    '[{"event":"send","_id":"exampleaaaaaaaaaaaaaaaaaaaaaaaaa","msg":{"ts":1365109999,"subject":"This an example webhook message","email":"example.webhook@mandrillapp.com","state":"sent"},"ts":1700000000}]';
+  const SIG = "d32j3VkmvT6pHfxFvZghpjNbfcQ=";
+  const TEST_SIG = "kuTOY9ujiH4Um0sSDppslQCwRcM=";
+  const FORM = { "content-type": "application/x-www-form-urlencoded" };
+  const body = (events: string) => Buffer.from(new URLSearchParams({ mandrill_events: events }).toString());
+  const run = (sig: string, events = EVENTS, url = URL_, secrets = [KEY]) =>
+    verify("mandrill", {
+      headers: { ...FORM, "x-mandrill-signature": sig },
+      body: body(events),
+      secrets,
+      url,
+    });
+
+  test("the computed example verifies and signing reproduces it; the URL is signed exactly, port and all", () => {
+    const r = run(SIG);
+    assert.ok(r.ok, reason(r));
+    assert.equal(
+      SCHEMES.mandrill.sign({ secret: KEY, body: body(EVENTS), now: new Date(), url: URL_ })[
+        "x-mandrill-signature"
+      ],
+      SIG,
+    );
+    assert.equal(reason(run(SIG, EVENTS.replace("send", "open"))), "bad_signature");
+    assert.equal(reason(run(SIG, EVENTS, "https://example.com/webhooks/mandrill")), "bad_signature");
+    // Unlike Twilio, Mandrill signs the URL as entered: another port form is another URL.
+    assert.equal(
+      reason(run(SIG, EVENTS, "https://example.com:443/webhooks/mandrill?source=zen")),
+      "bad_signature",
+    );
+  });
+
+  test("Mandrill's URL check (mandrill_events=[] signed with test-webhook) is answered 200, nothing else is", () => {
+    const handshake = SCHEMES.mandrill.handshake!;
+    const input = (b: Buffer, sig: string, url = URL_) => ({
+      method: "POST",
+      query: new URLSearchParams(),
+      headers: { ...FORM, "x-mandrill-signature": sig },
+      body: b,
+      secrets: [KEY],
+      settings: {},
+      now: new Date(),
+      toleranceSeconds: 300,
+      url,
+    });
+    assert.deepEqual(handshake(input(body("[]"), TEST_SIG)), {
+      answer: { status: 200, headers: { "content-type": "text/plain" }, body: "ok" },
+    });
+    // The generic key signs only the empty check: real events signed with it are not answered,
+    // and verification with the source's key refuses them.
+    const forged = SCHEMES.mandrill.sign({
+      secret: "test-webhook",
+      body: body(EVENTS),
+      now: new Date(),
+      url: URL_,
+    });
+    assert.equal(handshake(input(body(EVENTS), forged["x-mandrill-signature"]!)), undefined);
+    assert.equal(reason(run(forged["x-mandrill-signature"]!)), "bad_signature");
+    assert.equal(handshake(input(body("[]"), TEST_SIG, "https://elsewhere.example/")), undefined);
+    assert.equal(handshake(input(Buffer.from("mandrill_events=%5B%5D&x=1"), TEST_SIG)), undefined);
+    assert.equal(handshake({ ...input(body("[]"), TEST_SIG), method: "HEAD" }), undefined);
+  });
+
+  test("describe: one batch of events", () => {
+    const facts = SCHEMES.mandrill.describe({ headers: FORM, body: body(EVENTS), json: undefined });
+    assert.equal(facts.type, "com.mandrill.events");
+  });
+});

@@ -27,7 +27,13 @@ import { createHmac, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { sha256, timingSafeEqualBytes } from "../../crypto/index.ts";
 import { decodeBase64, fail, matchAny, pass, plainText, readHeader } from "../schemes/common.ts";
-import type { DescribeInput, ProviderSample, SignatureScheme } from "../schemes/scheme.ts";
+import type {
+  DescribeInput,
+  HandshakeInput,
+  HandshakeResult,
+  ProviderSample,
+  SignatureScheme,
+} from "../schemes/scheme.ts";
 import type { EventFacts, SchemeName, VerifyInput, VerifyResult } from "../types.ts";
 import { describeFromEntry, type FactsEntry } from "./engine-facts.ts";
 
@@ -51,6 +57,15 @@ export interface UrlParamsEntry extends FactsEntry {
   typeByField?: readonly (readonly [field: string, type: string])[];
   /** Subject from this form field. */
   subjectField?: string;
+  /** A fresh secret in the provider's format; default 32 random hex characters. */
+  generateSecret?: () => string;
+  /**
+   * The provider's endpoint check: a POST whose form holds `field` = `value`
+   * and nothing else, signed with the provider's published generic `key` (not
+   * the source's), answered 200 and never stored. Anyone can sign it; it
+   * reveals only that the URL answers, and carries nothing.
+   */
+  handshake?: { field: string; value: string; key: string };
 }
 
 /** The URL as given, and with the default port added or the port removed. */
@@ -134,10 +149,34 @@ export function urlParamsScheme(entry: UrlParamsEntry): SignatureScheme {
     return facts;
   };
 
+  const check = entry.handshake;
+  const handshake =
+    check === undefined
+      ? undefined
+      : (input: HandshakeInput): HandshakeResult => {
+          if (input.method !== "POST" || input.body.length > 1024) return undefined;
+          const form = [...new URLSearchParams(input.body.toString("utf8"))];
+          if (form.length !== 1 || form[0]![0] !== check.field || form[0]![1] !== check.value)
+            return undefined;
+          const r = verify({
+            headers: input.headers,
+            body: input.body,
+            secrets: [check.key],
+            settings: input.settings,
+            now: input.now,
+            toleranceSeconds: input.toleranceSeconds,
+            ...(input.url === undefined ? {} : { url: input.url }),
+          });
+          // Not signed with the generic key: an ordinary request, verified with the source's own secrets.
+          if (!r.ok) return undefined;
+          return { answer: { status: 200, headers: { "content-type": "text/plain" }, body: "ok" } };
+        };
+
   return {
     name: entry.name,
     provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
     settings: z.strictObject({}).prefault({}),
+    ...(handshake === undefined ? {} : { handshake }),
     verify,
     describe,
     sign(input) {
@@ -154,7 +193,7 @@ export function urlParamsScheme(entry: UrlParamsEntry): SignatureScheme {
         [entry.signatureHeader]: mac(input.secret, input.url! + tail).toString("base64"),
       };
     },
-    /** A random token of the provider's shape (32 hex characters); providers issue their own. */
-    generateSecret: () => randomBytes(16).toString("hex"),
+    /** A random token of the provider's shape; providers issue their own. */
+    generateSecret: entry.generateSecret ?? (() => randomBytes(16).toString("hex")),
   };
 }

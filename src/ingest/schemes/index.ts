@@ -4,6 +4,7 @@
  */
 import { clerk } from "../providers/clerk.ts";
 import { discord } from "../providers/discord.ts";
+import { mandrill } from "../providers/mandrill.ts";
 import { postmark } from "../providers/postmark.ts";
 import { resend } from "../providers/resend.ts";
 import { sendgrid } from "../providers/sendgrid.ts";
@@ -38,6 +39,7 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   postmark,
   clerk,
   resend,
+  mandrill,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

@@ -35,6 +35,7 @@ function secretOf(name: SchemeName): Pick<Case, "secret" | "signingKey" | "url">
       return { secret, signingKey: signingKeyOf(secret) };
     }
     case "twilio":
+    case "mandrill":
       return { secret: SCHEMES[name].generateSecret(), url: "https://hooks.example.com/e/src_twilio" };
     default:
       return { secret: SCHEMES[name].generateSecret() };

@@ -257,6 +257,13 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     id: msgId,
     timestamped: true,
   },
+  mandrill: {
+    ...base("mandrill"),
+    url: "https://hooks.example.com/e/src_mandrill?a=1",
+    signatureHeader: "x-mandrill-signature",
+    reads: ["content-type"],
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [

@@ -63,6 +63,8 @@ export interface HandshakeInput {
   settings: SchemeSettings;
   now: Date;
   toleranceSeconds: number;
+  /** The URL the provider called, as in VerifyInput, for schemes that sign it (Mandrill's check). */
+  url?: string;
 }
 
 /** The provider's documented answer to its endpoint check. Never stored as an event. */

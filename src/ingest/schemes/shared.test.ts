@@ -117,6 +117,12 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     timestampHeader: "svix-timestamp",
     timestamped: true,
   },
+  mandrill: {
+    ...base("mandrill"),
+    url: "https://hooks.example.com/e/src_mandrill",
+    signatureHeader: "x-mandrill-signature",
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [

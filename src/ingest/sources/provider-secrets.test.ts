@@ -3,9 +3,9 @@
  * secret: Discord and SendGrid hold the provider's public key, which zenmesh
  * cannot generate (SOURCE_SECRET_REQUIRED on create and rotate without one)
  * and which must parse as a key of the right kind; Clerk and Resend take
- * Svix's `whsec_` secrets only; Postmark's Basic auth and Twilio's form
- * signature authenticate no body bytes, so their sources take no CloudEvents
- * mode. Real database, real sealing.
+ * Svix's `whsec_` secrets only; Postmark's Basic auth and Twilio's and
+ * Mandrill's form signatures authenticate no body bytes, so their sources take
+ * no CloudEvents mode. Real database, real sealing.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -125,8 +125,8 @@ for (const kind of DRIVERS) {
       }
     });
 
-    test("postmark and twilio take no CloudEvents mode; discord, sendgrid, clerk and resend take structured", async () => {
-      for (const scheme of ["postmark", "twilio"] as const) {
+    test("postmark, twilio and mandrill take no CloudEvents mode; discord takes structured", async () => {
+      for (const scheme of ["postmark", "twilio", "mandrill"] as const) {
         await rejects(
           createSource(deps, ctx, { name: `${scheme} ce`, scheme, cloudevents: "structured" }),
           "CLOUDEVENTS_MODE_UNAUTHENTICATED",

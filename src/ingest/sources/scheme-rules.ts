@@ -56,9 +56,10 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "zenmesh":
       return part === "body";
     // Asymmetric and special providers. Postmark's Basic auth signs nothing;
-    // Twilio signs a form's decoded parameters, not the body's bytes.
+    // Twilio and Mandrill sign a form's decoded parameters, not the body's bytes.
     case "postmark":
     case "twilio":
+    case "mandrill":
       return false;
     case "discord":
     case "sendgrid":
@@ -126,6 +127,7 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
       return secretProblem("standard-webhooks", secret);
     case "twilio":
     case "postmark":
+    case "mandrill":
       return undefined;
     default: {
       const never: never = scheme;
