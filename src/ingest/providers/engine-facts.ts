@@ -9,7 +9,7 @@
  * `constructor` in a pointer read nothing, and values are only taken when
  * they are short, visible text.
  */
-import { isRecord, plainHeader, plainText, textHeader, typePart } from "../schemes/common.ts";
+import { idText, isRecord, plainHeader, plainText, textHeader, typePart } from "../schemes/common.ts";
 import type { DescribeInput } from "../schemes/scheme.ts";
 import type { EventFacts } from "../types.ts";
 
@@ -60,7 +60,7 @@ function read(input: DescribeInput, from: FieldSource | undefined, kind: "id" | 
   }
   const text = asText(atPointer(input.json, from.pointer));
   if (text === undefined) return undefined;
-  return kind === "id" ? (/^[\x21-\x7e]{1,256}$/.test(text) ? text : undefined) : plainText(text);
+  return kind === "id" ? idText(text) : plainText(text);
 }
 
 /** The facts an entry names; `fallbackType` is `${typePrefix}.event`. */
