@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   INGEST_OVERLOADED: 503,
   // Quotas and fairness
   QUOTA_EXCEEDED: 409,
+  // Asymmetric providers: the source's secret is the provider's public key.
+  SOURCE_SECRET_REQUIRED: 400,
+  SCHEME_CANNOT_SIGN: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -101,6 +104,11 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   INGEST_OVERLOADED: "The ingester is at its limit of connections or bytes in flight; retry later.",
   // Quotas and fairness
   QUOTA_EXCEEDED: "The project has reached a quota.",
+  // Asymmetric providers.
+  SOURCE_SECRET_REQUIRED:
+    "This scheme's secret is the provider's public key, which only the provider can issue: pass it as `secret`.",
+  SCHEME_CANNOT_SIGN:
+    "This source holds the provider's public key, not a signing key: only the provider can sign its webhooks.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

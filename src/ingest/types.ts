@@ -14,6 +14,14 @@ export const SCHEME_NAMES = [
   "standard-webhooks",
   "generic-hmac",
   "zenmesh",
+  // Asymmetric and special providers: public-key signatures, URL-and-parameters signing, Basic auth, Svix headers.
+  "discord",
+  "sendgrid",
+  "twilio",
+  "postmark",
+  "clerk",
+  "resend",
+  "mandrill",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

@@ -146,6 +146,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
             maxInflightBytesPerClient: opts.config.ingest.maxInflightBytesPerClient,
           },
           maxSecretVersions: opts.config.ingest.maxSecretVersions,
+          publicUrl: opts.config.ingest.publicUrl,
           ...(fastPath ? { onDispatch: (batch: DispatchBatch) => fastPath.send(batch) } : {}),
         })
       : undefined;

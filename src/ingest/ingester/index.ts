@@ -37,6 +37,8 @@ export async function startIngester(opts: {
   requestTimeoutMs?: number;
   limits?: Partial<IngestLimits>;
   maxSecretVersions?: number;
+  /** The base URL senders call (`ingest.publicUrl`); default the listener's own. */
+  publicUrl?: string | undefined;
   /** The fast path: deliveries the backend leased with a committed batch. */
   onDispatch?(batch: DispatchBatch): void;
 }): Promise<RunningIngester> {
@@ -63,6 +65,7 @@ export async function startIngester(opts: {
       ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
       ...(opts.maxSecretVersions === undefined ? {} : { maxSecretVersions: opts.maxSecretVersions }),
+      ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     });
   } catch (err) {
     sources.close();

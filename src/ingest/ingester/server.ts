@@ -62,6 +62,12 @@ export interface IngestServerOptions {
   maxSecretVersions?: number;
   /** Threads verifying large bodies (default: the cores but one, 1–4). */
   verifyThreads?: number;
+  /**
+   * The base URL senders call (`ingest.publicUrl`, what sources show as
+   * `ingest_url`; default the listener's own): schemes that sign the URL they
+   * called (Twilio) verify against it with the path and query received.
+   */
+  publicUrl?: string;
   onOutcome?(outcome: string): void;
 }
 
@@ -138,6 +144,7 @@ async function verify(
   body: Buffer,
   now: Date,
   maxSecrets: number,
+  url: string,
 ): Promise<{ verified: Verified | undefined; body: Buffer }> {
   if (!source.signatureRequired) return { verified: undefined, body };
   const r = await pool.verify(source.scheme, {
@@ -147,6 +154,7 @@ async function verify(
     settings: source.settings,
     now,
     toleranceSeconds: source.toleranceSeconds,
+    url,
   });
   if (!r.result.ok) throw new ZenError("SIGNATURE_INVALID", { details: { reason: r.result.reason } });
   return { verified: r.result.value, body: r.body };
@@ -279,6 +287,8 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   // Sockets over a connection cap, by "address:port" (the same for a TLS socket and the TCP one under it).
   const refusedSockets = new Map<string, ZenError>();
   const socketName = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
+  // Set once listening (the listener's own URL unless configured); no request is handled before.
+  let publicBase = opts.publicUrl?.replace(/\/+$/, "") ?? "";
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const correlationId = correlationIdFrom(req.headers);
@@ -312,7 +322,9 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       const now = opts.clock.now();
       precheck(source, headers, now);
       const read = await readBody(req, source.maxBodyBytes, reservation);
-      const { verified, body } = await verify(pool, source, headers, read, now, maxSecrets);
+      // The URL as the sender called it: the public base (never the Host header, which the sender picks).
+      const url = `${publicBase}${req.url ?? ""}`;
+      const { verified, body } = await verify(pool, source, headers, read, now, maxSecrets, url);
       const items = itemsOf(source, mode, headers, body, contentType, verified, correlationId, now);
       if (items.length === 0) {
         reply(res, 202, { events: [] }, { "x-correlation-id": correlationId });
@@ -409,8 +421,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `${opts.tls ? "https" : "http"}://${host}:${addr.port}`;
+  if (publicBase === "") publicBase = url;
   return {
-    url: `${opts.tls ? "https" : "http"}://${host}:${addr.port}`,
+    url,
     load: () => admission.load(),
     close: async () => {
       await new Promise<void>((resolve) => {

@@ -26,6 +26,7 @@ export interface VerifyJob {
   settings: Record<string, unknown>;
   now: number;
   toleranceSeconds: number;
+  url?: string;
 }
 
 export type VerifyReply =
@@ -104,6 +105,7 @@ export function createVerifyPool(opts: { threads?: number } = {}): VerifyPool {
         settings: { ...input.settings },
         now: input.now.getTime(),
         toleranceSeconds: input.toleranceSeconds,
+        ...(input.url === undefined ? {} : { url: input.url }),
       };
       return new Promise((resolve, reject) => {
         slot.pending.set(id, { resolve, reject });

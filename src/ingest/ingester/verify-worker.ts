@@ -21,6 +21,7 @@ port.on("message", (job: VerifyJob) => {
       settings: job.settings,
       now: new Date(job.now),
       toleranceSeconds: job.toleranceSeconds,
+      ...(job.url === undefined ? {} : { url: job.url }),
     });
     reply = { id: job.id, result, body: job.body };
   } catch (err) {

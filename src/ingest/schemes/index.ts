@@ -2,6 +2,13 @@
  * The signature schemes, keyed by name. Every scheme implements
  * SignatureScheme; shared.test.ts runs one suite against each.
  */
+import { clerk } from "../providers/clerk.ts";
+import { discord } from "../providers/discord.ts";
+import { mandrill } from "../providers/mandrill.ts";
+import { postmark } from "../providers/postmark.ts";
+import { resend } from "../providers/resend.ts";
+import { sendgrid } from "../providers/sendgrid.ts";
+import { twilio } from "../providers/twilio.ts";
 import type { SchemeName } from "../types.ts";
 import { genericHmac } from "./generic-hmac.ts";
 import { github } from "./github.ts";
@@ -25,6 +32,14 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   "standard-webhooks": standardWebhooks,
   "generic-hmac": genericHmac,
   zenmesh,
+  // Asymmetric and special providers.
+  discord,
+  sendgrid,
+  twilio,
+  postmark,
+  clerk,
+  resend,
+  mandrill,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ed25519Secret, p256Secret, signingKeyOf } from "../providers/keys.test-support.ts";
 import type { SchemeName, VerifyInput } from "../types.ts";
 import { SCHEMES, type SchemeSettings } from "./index.ts";
 import { headerFailure } from "./precheck.ts";
@@ -14,12 +15,39 @@ const NOW = new Date("2026-03-01T12:00:00.000Z");
 const TOLERANCE = 300;
 const BODY = Buffer.from('{"id":"evt_1","type":"thing.happened"}');
 
-const CASES: { label: string; name: SchemeName; settings: SchemeSettings; secret: string }[] = [
+interface Case {
+  label: string;
+  name: SchemeName;
+  settings: SchemeSettings;
+  secret: string;
+  /** Public-key schemes: the source holds the public key, the provider signs with the private one. */
+  signingKey?: string;
+  /** Schemes that sign the URL called. */
+  url?: string;
+}
+
+/** A secret of the scheme, and what signs for it when that is not the secret itself. */
+function secretOf(name: SchemeName): Pick<Case, "secret" | "signingKey" | "url"> {
+  switch (name) {
+    case "discord":
+    case "sendgrid": {
+      const secret = name === "discord" ? ed25519Secret() : p256Secret();
+      return { secret, signingKey: signingKeyOf(secret) };
+    }
+    case "twilio":
+    case "mandrill":
+      return { secret: SCHEMES[name].generateSecret(), url: "https://hooks.example.com/e/src_twilio" };
+    default:
+      return { secret: SCHEMES[name].generateSecret() };
+  }
+}
+
+const CASES: Case[] = [
   ...(Object.keys(SCHEMES) as SchemeName[]).map((name) => ({
     label: name,
     name,
     settings: name === "generic-hmac" ? { header: "x-signature" } : {},
-    secret: SCHEMES[name].generateSecret(),
+    ...secretOf(name),
   })),
   { label: "gitlab (signing token)", name: "gitlab", settings: {}, secret: generateStandardWebhooksSecret() },
   {
@@ -39,7 +67,8 @@ for (const c of CASES) {
   test(`${c.label}: the header check refuses only what verification refuses, for the same reason`, () => {
     const scheme = SCHEMES[c.name];
     const settings = scheme.settings.parse(c.settings);
-    const signed = scheme.sign({ secret: c.secret, body: BODY, now: NOW, settings });
+    const url = c.url === undefined ? {} : { url: c.url };
+    const signed = scheme.sign({ secret: c.signingKey ?? c.secret, body: BODY, now: NOW, settings, ...url });
     const input = (headers: Record<string, string>): VerifyInput => ({
       headers,
       body: BODY,
@@ -47,6 +76,7 @@ for (const c of CASES) {
       settings,
       now: NOW,
       toleranceSeconds: TOLERANCE,
+      ...url,
     });
     assert.equal(scheme.verify(input(signed)).ok, true);
     assert.equal(headerFailure(c.name, signed, settings, NOW, TOLERANCE), undefined);

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { ed25519Secret, p256Secret, signingKeyOf } from "../providers/keys.test-support.ts";
 import type { SchemeName, VerifyInput } from "../types.ts";
 import {
   decodeBase64,
@@ -139,6 +140,10 @@ interface Case {
   /** The id `sign` is given comes back as the delivery id. */
   id?: fc.Arbitrary<string>;
   timestamped: boolean;
+  /** For public-key schemes: the private key that signs for a secret (the public key the source holds). */
+  signingKey?: (secret: string) => string;
+  /** The URL the request is sent to, for schemes that sign it (Twilio). */
+  url?: string;
 }
 
 const uuidish = fc.uuid();
@@ -213,6 +218,52 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     id: nonce,
     timestamped: true,
   },
+  // Asymmetric and special providers.
+  discord: {
+    ...base("discord"),
+    secret: ed25519Secret,
+    signingKey: signingKeyOf,
+    signatureHeader: "x-signature-ed25519",
+    reads: ["x-signature-timestamp"],
+    timestamped: true,
+  },
+  sendgrid: {
+    ...base("sendgrid"),
+    secret: p256Secret,
+    signingKey: signingKeyOf,
+    signatureHeader: "x-twilio-email-event-webhook-signature",
+    reads: ["x-twilio-email-event-webhook-timestamp"],
+    timestamped: true,
+  },
+  twilio: {
+    ...base("twilio"),
+    url: "https://hooks.example.com:8443/e/src_twilio?a=1&b=%20",
+    signatureHeader: "x-twilio-signature",
+    reads: ["content-type", "i-twilio-idempotency-token"],
+    timestamped: false,
+  },
+  postmark: { ...base("postmark"), signatureHeader: "authorization", reads: [], timestamped: false },
+  clerk: {
+    ...base("clerk"),
+    signatureHeader: "svix-signature",
+    reads: ["svix-id", "svix-timestamp", "webhook-signature", "webhook-id", "webhook-timestamp"],
+    id: msgId,
+    timestamped: true,
+  },
+  resend: {
+    ...base("resend"),
+    signatureHeader: "svix-signature",
+    reads: ["svix-id", "svix-timestamp"],
+    id: msgId,
+    timestamped: true,
+  },
+  mandrill: {
+    ...base("mandrill"),
+    url: "https://hooks.example.com/e/src_mandrill?a=1",
+    signatureHeader: "x-mandrill-signature",
+    reads: ["content-type"],
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [
@@ -270,20 +321,32 @@ const instant = fc.integer({ min: 0, max: 4_102_444_800 }).map((s) => new Date(s
 
 for (const c of CASES) {
   describe(`${c.label}: verify`, () => {
+    const url = c.url === undefined ? {} : { url: c.url };
     const verify = (headers: VerifyInput["headers"], b: Buffer, secrets: string[], now = NOW) =>
-      c.scheme.verify({ headers, body: b, secrets, settings: c.settings, now, toleranceSeconds: TOLERANCE });
+      c.scheme.verify({
+        headers,
+        body: b,
+        secrets,
+        settings: c.settings,
+        now,
+        toleranceSeconds: TOLERANCE,
+        ...url,
+      });
+    const sign = (secret: string, b: Buffer, now: Date, id?: string) =>
+      c.scheme.sign({
+        secret: c.signingKey ? c.signingKey(secret) : secret,
+        body: b,
+        now,
+        settings: c.settings,
+        ...(id === undefined ? {} : { id }),
+        ...url,
+      });
 
     test("a signature it makes for any body, time and id verifies and carries them back", () => {
       const secret = c.secret();
       fc.assert(
         fc.property(body, instant, c.id ?? fc.constant(undefined), (b, now, id) => {
-          const headers = c.scheme.sign({
-            secret,
-            body: b,
-            now,
-            settings: c.settings,
-            ...(id === undefined ? {} : { id }),
-          });
+          const headers = sign(secret, b, now, id);
           const r = verify(headers, b, [secret], now);
           assert.ok(r.ok, `${JSON.stringify(headers)} → ${r.ok ? "" : r.reason}`);
           if (id !== undefined) assert.equal(r.value.deliveryId, id);
@@ -296,7 +359,7 @@ for (const c of CASES) {
 
     test("any headers at all: a failure value, never an exception", () => {
       const secret = c.secret();
-      const real = c.scheme.sign({ secret, body: Buffer.from("{}"), now: NOW, settings: c.settings });
+      const real = sign(secret, Buffer.from("{}"), NOW);
       const accepted = verify(real, Buffer.from("{}"), [secret]);
       assert.ok(accepted.ok);
       const names = [c.signatureHeader, ...c.reads, ...Object.keys(real)];
@@ -318,7 +381,7 @@ for (const c of CASES) {
     test("no edit of a valid signature header verifies as a different signature string", () => {
       const secret = c.secret();
       const b = Buffer.from('{"id":"evt_1","event_id":"Ev1"}');
-      const real = c.scheme.sign({ secret, body: b, now: NOW, settings: c.settings });
+      const real = sign(secret, b, NOW);
       const original = verify(real, b, [secret]);
       assert.ok(original.ok);
       fc.assert(

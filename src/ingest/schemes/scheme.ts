@@ -26,6 +26,8 @@ export interface SignInput {
   settings?: SchemeSettings;
   /** The delivery id to send, for schemes whose provider sends one; random otherwise. */
   id?: string;
+  /** The URL the request is sent to, for schemes that sign it (Twilio); as in VerifyInput. */
+  url?: string;
 }
 
 /** A representative event of the provider, for test sends and guides: signed with `sign()` when sent. */
@@ -61,6 +63,8 @@ export interface HandshakeInput {
   settings: SchemeSettings;
   now: Date;
   toleranceSeconds: number;
+  /** The URL the provider called, as in VerifyInput, for schemes that sign it (Mandrill's check). */
+  url?: string;
 }
 
 /** The provider's documented answer to its endpoint check. Never stored as an event. */

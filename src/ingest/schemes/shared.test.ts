@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { ed25519Secret, p256Secret, signingKeyOf } from "../providers/keys.test-support.ts";
 import type { SchemeName, VerifyFailure, VerifyInput, VerifyResult } from "../types.ts";
 import { SCHEMES, type SchemeSettings, type SignatureScheme } from "./index.ts";
 import { generateStandardWebhooksSecret } from "./standard-webhooks.ts";
@@ -29,6 +30,10 @@ interface Case {
   bindsBody: boolean;
   /** What a syntactically wrong signature header yields: a plain token has no syntax. */
   garbage: VerifyFailure;
+  /** For public-key schemes: the private key that signs for a secret (the public key the source holds). */
+  signingKey?: (secret: string) => string;
+  /** The URL the request is sent to, for schemes that sign it (Twilio). */
+  url?: string;
 }
 
 const base = (name: SchemeName) => ({
@@ -71,6 +76,53 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     timestamped: false,
   },
   zenmesh: { ...base("zenmesh"), signatureHeader: "x-zen-signature", timestamped: true },
+  // Asymmetric and special providers.
+  discord: {
+    ...base("discord"),
+    secret: ed25519Secret,
+    signingKey: signingKeyOf,
+    signatureHeader: "x-signature-ed25519",
+    timestampHeader: "x-signature-timestamp",
+    timestamped: true,
+  },
+  sendgrid: {
+    ...base("sendgrid"),
+    secret: p256Secret,
+    signingKey: signingKeyOf,
+    signatureHeader: "x-twilio-email-event-webhook-signature",
+    timestampHeader: "x-twilio-email-event-webhook-timestamp",
+    timestamped: true,
+  },
+  twilio: {
+    ...base("twilio"),
+    url: "https://hooks.example.com/e/src_twilio?account=main",
+    signatureHeader: "x-twilio-signature",
+    timestamped: false,
+  },
+  postmark: {
+    ...base("postmark"),
+    signatureHeader: "authorization",
+    timestamped: false,
+    bindsBody: false,
+  },
+  clerk: {
+    ...base("clerk"),
+    signatureHeader: "svix-signature",
+    timestampHeader: "svix-timestamp",
+    timestamped: true,
+  },
+  resend: {
+    ...base("resend"),
+    signatureHeader: "svix-signature",
+    timestampHeader: "svix-timestamp",
+    timestamped: true,
+  },
+  mandrill: {
+    ...base("mandrill"),
+    url: "https://hooks.example.com/e/src_mandrill",
+    signatureHeader: "x-mandrill-signature",
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [
@@ -116,12 +168,19 @@ function verifyWith(
     settings: c.settings,
     now: NOW,
     toleranceSeconds: TOLERANCE,
+    ...(c.url === undefined ? {} : { url: c.url }),
     ...over,
   });
 }
 
 function signed(c: Case, secret: string, opts: { body?: Buffer; now?: Date } = {}): Record<string, string> {
-  return c.scheme.sign({ secret, body: opts.body ?? BODY, now: opts.now ?? NOW, settings: c.settings });
+  return c.scheme.sign({
+    secret: c.signingKey ? c.signingKey(secret) : secret,
+    body: opts.body ?? BODY,
+    now: opts.now ?? NOW,
+    settings: c.settings,
+    ...(c.url === undefined ? {} : { url: c.url }),
+  });
 }
 
 function reason(r: VerifyResult): string {

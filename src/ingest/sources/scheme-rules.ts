@@ -6,6 +6,8 @@
  * anything else, so a mistyped secret fails here rather than on every event.
  */
 import { ZenError } from "../../core/index.ts";
+import { p256SecretProblem } from "../providers/engine-ecdsa.ts";
+import { ed25519SecretProblem } from "../providers/engine-ed25519.ts";
 import { getScheme } from "../schemes/index.ts";
 import type { CloudEventsMode, SchemeName } from "../types.ts";
 import { issuesOf, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, validationFailed } from "./input.ts";
@@ -52,6 +54,17 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "standard-webhooks":
     case "generic-hmac":
     case "zenmesh":
+      return part === "body";
+    // Asymmetric and special providers. Postmark's Basic auth signs nothing;
+    // Twilio and Mandrill sign a form's decoded parameters, not the body's bytes.
+    case "postmark":
+    case "twilio":
+    case "mandrill":
+      return false;
+    case "discord":
+    case "sendgrid":
+    case "clerk":
+    case "resend":
       return part === "body";
     default: {
       const never: never = scheme;
@@ -103,6 +116,18 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "shopify":
     case "generic-hmac":
     case "zenmesh":
+      return undefined;
+    // Asymmetric and special providers: a public key must parse as one; Svix secrets are Standard Webhooks'.
+    case "discord":
+      return ed25519SecretProblem(secret);
+    case "sendgrid":
+      return p256SecretProblem(secret);
+    case "clerk":
+    case "resend":
+      return secretProblem("standard-webhooks", secret);
+    case "twilio":
+    case "postmark":
+    case "mandrill":
       return undefined;
     default: {
       const never: never = scheme;
