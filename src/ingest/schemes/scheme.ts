@@ -26,6 +26,8 @@ export interface SignInput {
   settings?: SchemeSettings;
   /** The delivery id to send, for schemes whose provider sends one; random otherwise. */
   id?: string;
+  /** The URL the request is sent to, for schemes whose provider signs it (Square, HubSpot). */
+  url?: string;
 }
 
 /** A representative event of the provider, for test sends and guides: signed with `sign()` when sent. */
