@@ -14,6 +14,22 @@ export const SCHEME_NAMES = [
   "standard-webhooks",
   "generic-hmac",
   "zenmesh",
+  // Providers as entries over the HMAC engine (src/ingest/providers/).
+  "paddle",
+  "lemon-squeezy",
+  "square",
+  "razorpay",
+  "coinbase-commerce",
+  "linear",
+  "intercom",
+  "hubspot",
+  "typeform",
+  "calendly",
+  "bitbucket",
+  "sentry",
+  "vercel",
+  "woocommerce",
+  "jira",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

@@ -2,6 +2,21 @@
  * The signature schemes, keyed by name. Every scheme implements
  * SignatureScheme; shared.test.ts runs one suite against each.
  */
+import { bitbucket } from "../providers/bitbucket.ts";
+import { calendly } from "../providers/calendly.ts";
+import { coinbaseCommerce } from "../providers/coinbase-commerce.ts";
+import { hubspot } from "../providers/hubspot.ts";
+import { intercom } from "../providers/intercom.ts";
+import { jira } from "../providers/jira.ts";
+import { lemonSqueezy } from "../providers/lemon-squeezy.ts";
+import { linear } from "../providers/linear.ts";
+import { paddle } from "../providers/paddle.ts";
+import { razorpay } from "../providers/razorpay.ts";
+import { sentry } from "../providers/sentry.ts";
+import { square } from "../providers/square.ts";
+import { typeform } from "../providers/typeform.ts";
+import { vercel } from "../providers/vercel.ts";
+import { woocommerce } from "../providers/woocommerce.ts";
 import type { SchemeName } from "../types.ts";
 import { genericHmac } from "./generic-hmac.ts";
 import { github } from "./github.ts";
@@ -25,6 +40,22 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   "standard-webhooks": standardWebhooks,
   "generic-hmac": genericHmac,
   zenmesh,
+  // Providers as entries over the HMAC engine.
+  paddle,
+  "lemon-squeezy": lemonSqueezy,
+  square,
+  razorpay,
+  "coinbase-commerce": coinbaseCommerce,
+  linear,
+  intercom,
+  hubspot,
+  typeform,
+  calendly,
+  bitbucket,
+  sentry,
+  vercel,
+  woocommerce,
+  jira,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

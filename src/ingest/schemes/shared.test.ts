@@ -29,6 +29,14 @@ interface Case {
   bindsBody: boolean;
   /** What a syntactically wrong signature header yields: a plain token has no syntax. */
   garbage: VerifyFailure;
+  /** The URL the provider calls, for schemes that sign it. */
+  url?: string;
+  /** A body of the provider's shape, for schemes that read a signed field of it (Linear's webhookTimestamp). */
+  body?: Buffer;
+  /** The timestamp's key inside the signature header, when it is not `t` (Paddle's `ts`). */
+  timestampField?: string;
+  /** The timestamp is in milliseconds (13 digits are then well formed). */
+  timestampMs?: true;
 }
 
 const base = (name: SchemeName) => ({
@@ -71,6 +79,44 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     timestamped: false,
   },
   zenmesh: { ...base("zenmesh"), signatureHeader: "x-zen-signature", timestamped: true },
+  // Providers as entries over the HMAC engine.
+  paddle: { ...base("paddle"), signatureHeader: "paddle-signature", timestampField: "ts", timestamped: true },
+  "lemon-squeezy": { ...base("lemon-squeezy"), signatureHeader: "x-signature", timestamped: false },
+  square: {
+    ...base("square"),
+    signatureHeader: "x-square-hmacsha256-signature",
+    url: "https://hooks.example.com/e/src_square",
+    timestamped: false,
+  },
+  razorpay: { ...base("razorpay"), signatureHeader: "x-razorpay-signature", timestamped: false },
+  "coinbase-commerce": {
+    ...base("coinbase-commerce"),
+    signatureHeader: "x-cc-webhook-signature",
+    timestamped: false,
+  },
+  // The signed timestamp sits in the body, so sign cannot move it: its window is tested in providers/.
+  linear: {
+    ...base("linear"),
+    signatureHeader: "linear-signature",
+    body: Buffer.from(`{"action":"create","type":"Issue","webhookTimestamp":${NOW.getTime()}}`),
+    timestamped: false,
+  },
+  intercom: { ...base("intercom"), signatureHeader: "x-hub-signature", timestamped: false },
+  hubspot: {
+    ...base("hubspot"),
+    signatureHeader: "x-hubspot-signature-v3",
+    timestampHeader: "x-hubspot-request-timestamp",
+    timestampMs: true,
+    url: "https://hooks.example.com/e/src_hubspot",
+    timestamped: true,
+  },
+  typeform: { ...base("typeform"), signatureHeader: "typeform-signature", timestamped: false },
+  calendly: { ...base("calendly"), signatureHeader: "calendly-webhook-signature", timestamped: true },
+  bitbucket: { ...base("bitbucket"), signatureHeader: "x-hub-signature", timestamped: false },
+  sentry: { ...base("sentry"), signatureHeader: "sentry-hook-signature", timestamped: false },
+  vercel: { ...base("vercel"), signatureHeader: "x-vercel-signature", timestamped: false },
+  woocommerce: { ...base("woocommerce"), signatureHeader: "x-wc-webhook-signature", timestamped: false },
+  jira: { ...base("jira"), signatureHeader: "x-hub-signature", timestamped: false },
 };
 
 const CASES: Case[] = [
@@ -103,6 +149,8 @@ const CASES: Case[] = [
   },
 ];
 
+const bodyOf = (c: Case) => c.body ?? BODY;
+
 function verifyWith(
   c: Case,
   headers: Record<string, string | undefined>,
@@ -111,7 +159,8 @@ function verifyWith(
 ): VerifyResult {
   return c.scheme.verify({
     headers,
-    body: BODY,
+    body: bodyOf(c),
+    ...(c.url === undefined ? {} : { url: c.url }),
     secrets,
     settings: c.settings,
     now: NOW,
@@ -121,7 +170,13 @@ function verifyWith(
 }
 
 function signed(c: Case, secret: string, opts: { body?: Buffer; now?: Date } = {}): Record<string, string> {
-  return c.scheme.sign({ secret, body: opts.body ?? BODY, now: opts.now ?? NOW, settings: c.settings });
+  return c.scheme.sign({
+    secret,
+    body: opts.body ?? bodyOf(c),
+    now: opts.now ?? NOW,
+    settings: c.settings,
+    ...(c.url === undefined ? {} : { url: c.url }),
+  });
 }
 
 function reason(r: VerifyResult): string {
@@ -175,8 +230,9 @@ for (const c of CASES) {
       test("a one-byte change to the body fails", () => {
         const secret = c.secret();
         const headers = signed(c, secret);
-        for (const at of [0, BODY.length >> 1, BODY.length - 1]) {
-          const body = Buffer.from(BODY);
+        const original = bodyOf(c);
+        for (const at of [0, original.length >> 1, original.length - 1]) {
+          const body = Buffer.from(original);
           body[at] = body[at]! ^ 0x01;
           assert.equal(reason(verifyWith(c, headers, [secret], { body })), "bad_signature");
         }
@@ -186,7 +242,7 @@ for (const c of CASES) {
         const secret = c.secret();
         const headers = signed(c, secret);
         const a = verifyWith(c, headers, [secret]);
-        const b = verifyWith(c, headers, [secret], { body: Buffer.from(`${BODY.toString()} `) });
+        const b = verifyWith(c, headers, [secret], { body: Buffer.from(`${bodyOf(c).toString()} `) });
         assert.ok(a.ok && b.ok);
         assert.notEqual(a.value.signature, b.value.signature);
       });
@@ -278,9 +334,13 @@ for (const c of CASES) {
         const secret = c.secret();
         const headers = signed(c, secret);
         const name = c.timestampHeader ?? c.signatureHeader;
-        const t = String(Math.floor(NOW.getTime() / 1000));
-        for (const bad of [`${t}.0`, `${t}e0`, `-${t}`, `+${t}`, ` ${t}`, "0x10", "1".repeat(13)]) {
-          const value = c.timestampHeader ? bad : (headers[name] ?? "").replace(`t=${t}`, `t=${bad}`);
+        const t = c.timestampMs ? String(NOW.getTime()) : String(Math.floor(NOW.getTime() / 1000));
+        const key = c.timestampField ?? "t";
+        const tooLong = "1".repeat(c.timestampMs ? 16 : 13);
+        for (const bad of [`${t}.0`, `${t}e0`, `-${t}`, `+${t}`, ` ${t}`, "0x10", tooLong]) {
+          const value = c.timestampHeader
+            ? bad
+            : (headers[name] ?? "").replace(`${key}=${t}`, `${key}=${bad}`);
           assert.equal(
             reason(verifyWith(c, { ...headers, [name]: value }, [secret])),
             "malformed_signature",
@@ -293,7 +353,10 @@ for (const c of CASES) {
         const secret = c.secret();
         const headers: Record<string, string | undefined> = signed(c, secret);
         if (c.timestampHeader) delete headers[c.timestampHeader];
-        else headers[c.signatureHeader] = (headers[c.signatureHeader] ?? "").replace(/t=[0-9]+,/, "");
+        else {
+          const key = new RegExp(`${c.timestampField ?? "t"}=[0-9]+[,;]`);
+          headers[c.signatureHeader] = (headers[c.signatureHeader] ?? "").replace(key, "");
+        }
         assert.equal(reason(verifyWith(c, headers, [secret])), "missing_timestamp");
       });
 

@@ -52,6 +52,22 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "standard-webhooks":
     case "generic-hmac":
     case "zenmesh":
+    // Providers as entries over the HMAC engine: every template signs the whole body.
+    case "paddle":
+    case "lemon-squeezy":
+    case "square":
+    case "razorpay":
+    case "coinbase-commerce":
+    case "linear":
+    case "intercom":
+    case "hubspot":
+    case "typeform":
+    case "calendly":
+    case "bitbucket":
+    case "sentry":
+    case "vercel":
+    case "woocommerce":
+    case "jira":
       return part === "body";
     default: {
       const never: never = scheme;
@@ -103,6 +119,22 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "shopify":
     case "generic-hmac":
     case "zenmesh":
+    // Providers as entries over the HMAC engine: the provider's own format is checked by its verify.
+    case "paddle":
+    case "lemon-squeezy":
+    case "square":
+    case "razorpay":
+    case "coinbase-commerce":
+    case "linear":
+    case "intercom":
+    case "hubspot":
+    case "typeform":
+    case "calendly":
+    case "bitbucket":
+    case "sentry":
+    case "vercel":
+    case "woocommerce":
+    case "jira":
       return undefined;
     default: {
       const never: never = scheme;
