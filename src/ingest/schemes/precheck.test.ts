@@ -14,6 +14,16 @@ const NOW = new Date("2026-03-01T12:00:00.000Z");
 const TOLERANCE = 300;
 const BODY = Buffer.from('{"id":"evt_1","type":"thing.happened"}');
 
+/** Schemes that sign the URL called, and the URL they are called at here. */
+const URLS: Partial<Record<SchemeName, string>> = {
+  square: "https://hooks.example.com/e/src_square",
+  hubspot: "https://hooks.example.com/e/src_hubspot",
+};
+/** Schemes that read a signed field of the body (Linear's webhookTimestamp), with a body of that shape. */
+const BODIES: Partial<Record<SchemeName, Buffer>> = {
+  linear: Buffer.from(`{"type":"Issue","action":"create","webhookTimestamp":${NOW.getTime()}}`),
+};
+
 const CASES: { label: string; name: SchemeName; settings: SchemeSettings; secret: string }[] = [
   ...(Object.keys(SCHEMES) as SchemeName[]).map((name) => ({
     label: name,
@@ -39,10 +49,13 @@ for (const c of CASES) {
   test(`${c.label}: the header check refuses only what verification refuses, for the same reason`, () => {
     const scheme = SCHEMES[c.name];
     const settings = scheme.settings.parse(c.settings);
-    const signed = scheme.sign({ secret: c.secret, body: BODY, now: NOW, settings });
+    const url = URLS[c.name] === undefined ? {} : { url: URLS[c.name] };
+    const body = BODIES[c.name] ?? BODY;
+    const signed = scheme.sign({ secret: c.secret, body, now: NOW, settings, ...url });
     const input = (headers: Record<string, string>): VerifyInput => ({
       headers,
-      body: BODY,
+      body,
+      ...url,
       secrets: [c.secret],
       settings,
       now: NOW,
