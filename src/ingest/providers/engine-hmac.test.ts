@@ -9,7 +9,8 @@ import { createHmac } from "node:crypto";
 import { test } from "node:test";
 import type { VerifyResult } from "../types.ts";
 import { type HmacEntry, hmacScheme } from "./engine-hmac.ts";
-import { describeFacts, entryOf, jsonPointer, readTime } from "./entry.ts";
+import { describeFacts, entryOf, jsonPointer, readTime, withMember } from "./entry.ts";
+import { linear } from "./linear.ts";
 
 const reason = (r: VerifyResult) => (r.ok ? "ok" : r.reason);
 const NOW = new Date("2026-03-01T12:00:00Z");
@@ -191,5 +192,26 @@ test("times are read strictly in their own format", () => {
     [1772366400, "iso8601"],
   ] as const) {
     assert.equal(readTime(value, format), undefined, JSON.stringify(value));
+  }
+});
+
+test("a sample whose signed timestamp sits in the body is sent with the time of sending", () => {
+  const later = new Date("2026-09-01T00:00:00Z");
+  const fixed = Buffer.from(linear.provider.sample.body);
+  const fresh = Buffer.from(linear.provider.sample.bodyAt?.(later) ?? "");
+  const input = (body: Buffer) => ({
+    headers: linear.sign({ secret: "k", body, now: later }),
+    body,
+    secrets: ["k"],
+    settings: {},
+    now: later,
+    toleranceSeconds: 300,
+  });
+  assert.equal(reason(linear.verify(input(fixed))), "stale");
+  assert.ok(linear.verify(input(fresh)).ok);
+  assert.equal(JSON.parse(fresh.toString()).webhookTimestamp, later.getTime());
+  assert.equal(withMember('{"a":{"b~/c":1}}', "/a/b~0~1c", 2), '{"a":{"b~/c":2}}');
+  for (const pointer of ["", "/missing", "/a/x", "/a/b~0~1c/d"]) {
+    assert.throws(() => withMember('{"a":{"b~/c":1}}', pointer, 2), /no member/, pointer);
   }
 });

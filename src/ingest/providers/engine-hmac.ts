@@ -49,6 +49,7 @@ import {
   readId,
   readTime,
   registerEntry,
+  withMember,
 } from "./entry.ts";
 
 export type HmacAlgorithm = "sha1" | "sha256" | "sha512";
@@ -286,6 +287,13 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
     return describeFacts(entry.facts, input.headers, input.json ?? parseJson(input.body));
   }
 
+  /** A time as the entry writes it in the body. */
+  function timeValue(now: Date): string | number {
+    const format = entry.timestamp?.format ?? "unix-seconds";
+    if (format === "iso8601") return now.toISOString();
+    return format === "unix-seconds" ? Math.floor(now.getTime() / 1000) : now.getTime();
+  }
+
   function sign(input: SignInput): Record<string, string> {
     const format = entry.timestamp?.format ?? "unix-seconds";
     const timestamp =
@@ -318,9 +326,20 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
     return headers;
   }
 
+  const bodyTime = entry.timestamp?.from;
+  const sample =
+    bodyTime !== undefined && "pointer" in bodyTime
+      ? {
+          ...entry.sample,
+          bodyAt: (now: Date) => withMember(entry.sample.body, bodyTime.pointer, timeValue(now)),
+        }
+      : entry.sample;
+  // Fails when the module loads if the sample lacks the member its timestamp is read from.
+  sample.bodyAt?.(new Date(0));
+
   const scheme: SignatureScheme = {
     name: entry.name,
-    provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
+    provider: { title: entry.title, docs: entry.docs, sample },
     settings: z.strictObject({}).prefault({}),
     verify,
     describe,

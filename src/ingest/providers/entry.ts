@@ -126,6 +126,24 @@ export function jsonPointer(doc: unknown, pointer: string): unknown {
   return at;
 }
 
+/**
+ * A JSON document with the value at `pointer` (a path of object keys that
+ * exists) replaced; for samples whose signed timestamp sits in the body.
+ * Throws when the pointer does not name an existing member: a broken entry.
+ */
+export function withMember(json: string, pointer: string, value: unknown): string {
+  const doc: unknown = JSON.parse(json);
+  const parts = pointer.split("/");
+  const last = parts.pop()?.replaceAll("~1", "/").replaceAll("~0", "~");
+  const parent = jsonPointer(doc, parts.join("/"));
+  if (last === undefined || parts.length === 0 || typeof parent !== "object" || parent === null) {
+    throw new Error(`no member at ${pointer}`);
+  }
+  if (Array.isArray(parent) || !Object.hasOwn(parent, last)) throw new Error(`no member at ${pointer}`);
+  (parent as Record<string, unknown>)[last] = value;
+  return JSON.stringify(doc);
+}
+
 /** The body as any JSON value, or undefined; never throws. */
 export function parseJson(body: Buffer): unknown {
   try {

@@ -38,6 +38,12 @@ export interface ProviderSample {
   readonly body: string;
   /** Unsigned headers the provider sends beside its signature (e.g. GitHub's `x-github-event`), lower-case names. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The body as the provider would send it at `now`, for providers whose
+   * signed timestamp sits in the body (Linear's webhookTimestamp): a test send
+   * uses this, or the fixed body would be refused as stale.
+   */
+  readonly bodyAt?: (now: Date) => string;
 }
 
 /** What people need to know about the provider behind a scheme: for docs, OpenAPI, test sends and the CLI. */
