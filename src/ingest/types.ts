@@ -30,6 +30,8 @@ export const SCHEME_NAMES = [
   "vercel",
   "woocommerce",
   "jira",
+  "zendesk",
+  "webflow",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

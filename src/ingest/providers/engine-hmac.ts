@@ -188,6 +188,9 @@ function parseTimestamp(entry: HmacEntry, raw: unknown): number | undefined {
   return readTime(raw, format)?.getTime();
 }
 
+/** ISO 8601 in whole seconds, as providers that sign an ISO time write it (`2021-07-25T10:00:00Z`). */
+const isoSeconds = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, "Z");
+
 const ALGORITHM: Record<HmacAlgorithm, string> = { sha1: "sha1", sha256: "sha256", sha512: "sha512" };
 
 function hmac(entry: HmacEntry, secret: string, data: Buffer): Buffer {
@@ -290,7 +293,7 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
   /** A time as the entry writes it in the body. */
   function timeValue(now: Date): string | number {
     const format = entry.timestamp?.format ?? "unix-seconds";
-    if (format === "iso8601") return now.toISOString();
+    if (format === "iso8601") return isoSeconds(now);
     return format === "unix-seconds" ? Math.floor(now.getTime() / 1000) : now.getTime();
   }
 
@@ -301,7 +304,7 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
         ? String(Math.floor(input.now.getTime() / 1000))
         : format === "unix-milliseconds"
           ? String(input.now.getTime())
-          : input.now.toISOString();
+          : isoSeconds(input.now);
     const id = input.id ?? randomUUID();
     if (uses(parts, "url") > 0 && input.url === undefined) {
       throw new Error(`provider ${entry.name}: signing needs the URL the request is sent to`);

@@ -51,6 +51,8 @@ test("signing each example's body at the example's signed time reproduces the ex
     paddle: new Date(1772366398 * 1000),
     calendly: new Date(1772366399 * 1000),
     hubspot: new Date(1772366399500),
+    zendesk: new Date("2021-07-25T10:00:00Z"),
+    webflow: new Date(1772366399000),
   };
   for (const [name, scheme] of Object.entries(SCHEMES) as [SchemeName, (typeof SCHEMES)[SchemeName]][]) {
     const entry = entryOf(scheme);

@@ -16,7 +16,9 @@ import { sentry } from "../providers/sentry.ts";
 import { square } from "../providers/square.ts";
 import { typeform } from "../providers/typeform.ts";
 import { vercel } from "../providers/vercel.ts";
+import { webflow } from "../providers/webflow.ts";
 import { woocommerce } from "../providers/woocommerce.ts";
+import { zendesk } from "../providers/zendesk.ts";
 import type { SchemeName } from "../types.ts";
 import { genericHmac } from "./generic-hmac.ts";
 import { github } from "./github.ts";
@@ -56,6 +58,8 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   vercel,
   woocommerce,
   jira,
+  zendesk,
+  webflow,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

@@ -298,6 +298,19 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     id: uuidish,
     timestamped: false,
   },
+  zendesk: {
+    ...base("zendesk"),
+    signatureHeader: "x-zendesk-webhook-signature",
+    reads: ["x-zendesk-webhook-signature-timestamp", "x-zendesk-webhook-invocation-id"],
+    id: uuidish,
+    timestamped: true,
+  },
+  webflow: {
+    ...base("webflow"),
+    signatureHeader: "x-webflow-signature",
+    reads: ["x-webflow-timestamp"],
+    timestamped: true,
+  },
 };
 
 const CASES: Case[] = [

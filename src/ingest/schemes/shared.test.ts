@@ -117,6 +117,19 @@ const PER_SCHEME: Record<SchemeName, Case> = {
   vercel: { ...base("vercel"), signatureHeader: "x-vercel-signature", timestamped: false },
   woocommerce: { ...base("woocommerce"), signatureHeader: "x-wc-webhook-signature", timestamped: false },
   jira: { ...base("jira"), signatureHeader: "x-hub-signature", timestamped: false },
+  zendesk: {
+    ...base("zendesk"),
+    signatureHeader: "x-zendesk-webhook-signature",
+    timestampHeader: "x-zendesk-webhook-signature-timestamp",
+    timestamped: true,
+  },
+  webflow: {
+    ...base("webflow"),
+    signatureHeader: "x-webflow-signature",
+    timestampHeader: "x-webflow-timestamp",
+    timestampMs: true,
+    timestamped: true,
+  },
 };
 
 const CASES: Case[] = [

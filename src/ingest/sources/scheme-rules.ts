@@ -68,6 +68,8 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "vercel":
     case "woocommerce":
     case "jira":
+    case "zendesk":
+    case "webflow":
       return part === "body";
     default: {
       const never: never = scheme;
@@ -135,6 +137,8 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "vercel":
     case "woocommerce":
     case "jira":
+    case "zendesk":
+    case "webflow":
       return undefined;
     default: {
       const never: never = scheme;
