@@ -29,13 +29,13 @@ import {
   decodeBase64Url,
   decodeHex,
   fail,
+  type HeaderRead,
   isoTime,
   MAX_CANDIDATES,
   MAX_PLAIN_HEADER,
   matchAny,
   parseUnixSeconds,
   pass,
-  plainHeader,
   readHeader,
 } from "../schemes/common.ts";
 import type { DescribeInput, SignatureScheme, SignInput } from "../schemes/scheme.ts";
@@ -43,6 +43,8 @@ import type { EventFacts, Verified, VerifyInput, VerifyResult } from "../types.t
 import {
   describeFacts,
   type FieldSource,
+  type HeaderNames,
+  headerNames,
   jsonPointer,
   type ProviderEntryBase,
   parseJson,
@@ -70,7 +72,7 @@ export type SignatureFormat =
     };
 
 export type TimestampSource =
-  | { readonly header: string }
+  | { readonly header: HeaderNames }
   | { readonly pointer: string }
   | { readonly field: true };
 
@@ -78,8 +80,8 @@ export interface HmacEntry extends ProviderEntryBase {
   readonly engine: "hmac";
   readonly algorithm: HmacAlgorithm;
   readonly encoding: MacEncoding;
-  /** Lower-case header name. */
-  readonly signature: { readonly header: string; readonly format: SignatureFormat };
+  /** Lower-case header name(s); of several, the first present is read and the first is sent. */
+  readonly signature: { readonly header: HeaderNames; readonly format: SignatureFormat };
   /** What is signed: `{body}` once, and `{timestamp}` (as sent), `{id}` (the delivery id header), `{url}`. */
   readonly template: string;
   /** The signed timestamp, for providers that sign one; `field` means the signature header's `timestampKey`. */
@@ -207,8 +209,18 @@ function content(parts: Part[], values: Values): Buffer {
   );
 }
 
-const headerOf = (source: FieldSource | undefined) =>
-  source !== undefined && "header" in source ? source.header : undefined;
+/** The header a signer sends the field in (the first name), or undefined when the field is not a header. */
+const headerOf = (source: FieldSource | TimestampSource | undefined) =>
+  source !== undefined && "header" in source ? headerNames(source.header)[0] : undefined;
+
+/** The first of the names present (an oversized one counts as present: it is not skipped for the next). */
+function readFirst(headers: VerifyInput["headers"], names: HeaderNames, max?: number): HeaderRead {
+  for (const name of headerNames(names)) {
+    const read = readHeader(headers, name, max);
+    if (read.kind !== "absent") return read;
+  }
+  return { kind: "absent" };
+}
 
 /** Builds the scheme and records the entry it came from (see entry.ts). */
 export function hmacScheme(entry: HmacEntry): SignatureScheme {
@@ -224,7 +236,7 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
   function verify(input: VerifyInput): VerifyResult {
     assertTolerance(input.toleranceSeconds);
     if (input.secrets.length === 0) return fail("no_secret");
-    const header = readHeader(input.headers, entry.signature.header);
+    const header = readFirst(input.headers, entry.signature.header);
     if (header.kind === "absent") return fail("missing_signature");
     const parsed = header.kind === "value" ? parseSignature(entry, header.value) : undefined;
     if (parsed === undefined) return fail("malformed_signature");
@@ -238,7 +250,7 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
         if (parsed.timestamp === undefined) return fail("missing_timestamp");
         raw = parsed.timestamp;
       } else {
-        const read = readHeader(input.headers, from.header, MAX_PLAIN_HEADER);
+        const read = readFirst(input.headers, from.header, MAX_PLAIN_HEADER);
         if (read.kind === "absent") return fail("missing_timestamp");
         if (read.kind === "oversized") return fail("malformed_signature");
         raw = read.value;
@@ -248,7 +260,10 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
       values.timestamp = raw;
     }
     if (uses(parts, "id") > 0) {
-      const id = idHeader === undefined ? undefined : plainHeader(input.headers, idHeader);
+      const id =
+        entry.facts.deliveryId === undefined
+          ? undefined
+          : readId(entry.facts.deliveryId, input.headers, undefined);
       if (id === undefined) return fail("malformed_signature");
       values.id = id;
     }
@@ -316,13 +331,15 @@ export function hmacScheme(entry: HmacEntry): SignatureScheme {
     const fmt = entry.signature.format;
     const from = entry.timestamp?.from;
     const headers: Record<string, string> = {};
-    if (fmt.kind === "whole") headers[entry.signature.header] = `${fmt.prefix ?? ""}${mac}`;
+    const signatureHeader = headerNames(entry.signature.header)[0];
+    if (fmt.kind === "whole") headers[signatureHeader] = `${fmt.prefix ?? ""}${mac}`;
     else {
       const items = [`${fmt.macKey}=${mac}`];
       if (from !== undefined && "field" in from) items.unshift(`${fmt.timestampKey}=${timestamp}`);
-      headers[entry.signature.header] = items.join(fmt.separator);
+      headers[signatureHeader] = items.join(fmt.separator);
     }
-    if (from !== undefined && "header" in from) headers[from.header] = timestamp;
+    const timestampHeader = headerOf(from);
+    if (timestampHeader !== undefined) headers[timestampHeader] = timestamp;
     if (idHeader !== undefined) headers[idHeader] = id;
     const keyHeader = headerOf(entry.facts.idempotencyKey);
     if (keyHeader !== undefined && headers[keyHeader] === undefined) headers[keyHeader] = id;

@@ -18,11 +18,19 @@ import { idText, isoTime, plainHeader, plainText, typePart } from "../schemes/co
 import type { ProviderSample, RequestHeaders, SignatureScheme } from "../schemes/scheme.ts";
 import type { EventFacts, SchemeName, VerifyFailure } from "../types.ts";
 
+/** A lower-case header name, or several the provider uses interchangeably (the first present is read). */
+export type HeaderNames = string | readonly [string, ...string[]];
+
 /**
- * Where a value comes from: a request header (lower-case name) or an RFC 6901
- * JSON pointer into the body (e.g. `/meta/event_name`, `/0/eventId`).
+ * Where a value comes from: a request header or an RFC 6901 JSON pointer into
+ * the body (e.g. `/meta/event_name`, `/0/eventId`).
  */
-export type FieldSource = { readonly header: string } | { readonly pointer: string };
+export type FieldSource = { readonly header: HeaderNames } | { readonly pointer: string };
+
+/** The names to try, in order; the first is the one a signer sends. */
+export function headerNames(names: HeaderNames): readonly [string, ...string[]] {
+  return typeof names === "string" ? [names] : names;
+}
 
 /** How a provider writes a time. */
 export type TimeFormat = "unix-seconds" | "unix-milliseconds" | "iso8601";
@@ -155,7 +163,12 @@ export function parseJson(body: Buffer): unknown {
 
 /** A field's raw value: a header's text (visible ASCII only) or whatever the pointer finds. */
 export function readField(source: FieldSource, headers: RequestHeaders, json: unknown): unknown {
-  return "header" in source ? plainHeader(headers, source.header) : jsonPointer(json, source.pointer);
+  if ("pointer" in source) return jsonPointer(json, source.pointer);
+  for (const name of headerNames(source.header)) {
+    const value = plainHeader(headers, name);
+    if (value !== undefined) return value;
+  }
+  return undefined;
 }
 
 /** Numbers become strings (Razorpay and HubSpot ids are JSON numbers). */
