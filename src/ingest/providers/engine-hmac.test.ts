@@ -215,3 +215,24 @@ test("a sample whose signed timestamp sits in the body is sent with the time of 
     assert.throws(() => withMember('{"a":{"b~/c":1}}', pointer, 2), /no member/, pointer);
   }
 });
+
+test("a header under several names: the first present is read, an oversized one is not skipped for the next", () => {
+  const scheme = hmacScheme({
+    ...BASE,
+    signature: { header: ["x-sig", "sig"], format: { kind: "whole" } },
+    facts: { ...BASE.facts, deliveryId: { header: ["x-id", "id"] } },
+  });
+  const body = Buffer.from("{}");
+  const headers = scheme.sign({ secret: "k", body, now: NOW, id: "d-1" });
+  assert.deepEqual(Object.keys(headers).sort(), ["x-id", "x-sig"]);
+  const verify = (h: Record<string, string>) =>
+    scheme.verify({ headers: h, body, secrets: ["k"], settings: {}, now: NOW, toleranceSeconds: 1 });
+  const renamed = verify({ sig: headers["x-sig"]!, id: "d-1" });
+  assert.ok(renamed.ok);
+  assert.equal(renamed.value.deliveryId, "d-1");
+  assert.equal(reason(verify({ "x-sig": "A".repeat(5000), sig: headers["x-sig"]! })), "malformed_signature");
+  assert.equal(reason(verify({ "x-sig": "garbage", sig: headers["x-sig"]! })), "malformed_signature");
+  const both = verify({ ...headers, id: "d-2" });
+  assert.ok(both.ok);
+  assert.equal(both.value.deliveryId, "d-1");
+});
