@@ -32,6 +32,10 @@ export const SCHEME_NAMES = [
   "jira",
   "zendesk",
   "webflow",
+  "pagerduty",
+  "mux",
+  "gitea",
+  "heroku",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

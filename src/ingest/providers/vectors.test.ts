@@ -53,6 +53,7 @@ test("signing each example's body at the example's signed time reproduces the ex
     hubspot: new Date(1772366399500),
     zendesk: new Date("2021-07-25T10:00:00Z"),
     webflow: new Date(1772366399000),
+    mux: new Date(1772366399 * 1000),
   };
   for (const [name, scheme] of Object.entries(SCHEMES) as [SchemeName, (typeof SCHEMES)[SchemeName]][]) {
     const entry = entryOf(scheme);
@@ -122,26 +123,31 @@ test("Razorpay: validateWebhookSignature agrees with the example and with what z
   assert.equal(validate(e.body, signed["x-razorpay-signature"]!, e.secret), false);
 });
 
-test("Calendly: Stripe's library (the same t=…,v1=… construction) and zenmesh accept each other's headers", () => {
-  const e = example("calendly");
+test("Calendly and Mux: Stripe's library (the same t=…,v1=… construction) and zenmesh accept each other's headers", () => {
   const stripe = new Stripe("sk_test_unused");
-  const timestamp = 1772366399;
-  const header = stripe.webhooks.generateTestHeaderString({ payload: e.body, secret: e.secret, timestamp });
-  assert.equal(header, e.headers["calendly-webhook-signature"]);
-  const ours = SCHEMES.calendly.sign({ secret: e.secret, body: Buffer.from(e.body), now: new Date() });
-  assert.equal(
-    stripe.webhooks.signature?.verifyHeader(e.body, ours["calendly-webhook-signature"]!, e.secret),
-    true,
-  );
+  for (const [name, header] of [
+    ["calendly", "calendly-webhook-signature"],
+    ["mux", "mux-signature"],
+  ] as const) {
+    const e = example(name);
+    const timestamp = 1772366399;
+    const made = stripe.webhooks.generateTestHeaderString({ payload: e.body, secret: e.secret, timestamp });
+    assert.equal(made, e.headers[header], name);
+    const ours = SCHEMES[name].sign({ secret: e.secret, body: Buffer.from(e.body), now: new Date() });
+    assert.equal(stripe.webhooks.signature?.verifyHeader(e.body, ours[header]!, e.secret), true, name);
+  }
 });
 
-test("Bitbucket and Jira: GitHub's Octokit (the same sha256=<hex> construction) verifies the examples and what zenmesh signs", async () => {
+test("Bitbucket, Jira and Gitea: GitHub's Octokit (the same sha256=<hex> construction) verifies the examples and what zenmesh signs", async () => {
   for (const name of ["bitbucket", "jira"] as const) {
     const e = example(name);
     assert.equal(await octokitVerify(e.secret, e.body, e.headers["x-hub-signature"]!), true, name);
     const ours = SCHEMES[name].sign({ secret: e.secret, body: Buffer.from(e.body), now: new Date() });
     assert.equal(await octokitVerify(e.secret, e.body, ours["x-hub-signature"]!), true, name);
   }
+  // Gitea signs the same HMAC without the `sha256=` prefix.
+  const e = example("gitea");
+  assert.equal(await octokitVerify(e.secret, e.body, `sha256=${e.headers["x-gitea-signature"]}`), true);
 });
 
 test("Intercom and Vercel sign with HMAC-SHA1: a SHA-256 MAC in its place is malformed, the SHA-1 one is the example's", () => {

@@ -5,12 +5,16 @@
 import { bitbucket } from "../providers/bitbucket.ts";
 import { calendly } from "../providers/calendly.ts";
 import { coinbaseCommerce } from "../providers/coinbase-commerce.ts";
+import { gitea } from "../providers/gitea.ts";
+import { heroku } from "../providers/heroku.ts";
 import { hubspot } from "../providers/hubspot.ts";
 import { intercom } from "../providers/intercom.ts";
 import { jira } from "../providers/jira.ts";
 import { lemonSqueezy } from "../providers/lemon-squeezy.ts";
 import { linear } from "../providers/linear.ts";
+import { mux } from "../providers/mux.ts";
 import { paddle } from "../providers/paddle.ts";
+import { pagerduty } from "../providers/pagerduty.ts";
 import { razorpay } from "../providers/razorpay.ts";
 import { sentry } from "../providers/sentry.ts";
 import { square } from "../providers/square.ts";
@@ -60,6 +64,10 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   jira,
   zendesk,
   webflow,
+  pagerduty,
+  mux,
+  gitea,
+  heroku,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

@@ -311,6 +311,27 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     reads: ["x-webflow-timestamp"],
     timestamped: true,
   },
+  pagerduty: {
+    ...base("pagerduty"),
+    signatureHeader: "x-pagerduty-signature",
+    reads: [],
+    timestamped: false,
+  },
+  mux: { ...base("mux"), signatureHeader: "mux-signature", reads: [], timestamped: true },
+  gitea: {
+    ...base("gitea"),
+    signatureHeader: "x-gitea-signature",
+    reads: ["x-forgejo-signature", "x-gitea-delivery", "x-gitea-event"],
+    id: uuidish,
+    timestamped: false,
+  },
+  heroku: {
+    ...base("heroku"),
+    signatureHeader: "heroku-webhook-hmac-sha256",
+    reads: ["heroku-webhook-id"],
+    id: uuidish,
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [

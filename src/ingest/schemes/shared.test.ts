@@ -130,6 +130,10 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     timestampMs: true,
     timestamped: true,
   },
+  pagerduty: { ...base("pagerduty"), signatureHeader: "x-pagerduty-signature", timestamped: false },
+  mux: { ...base("mux"), signatureHeader: "mux-signature", timestamped: true },
+  gitea: { ...base("gitea"), signatureHeader: "x-gitea-signature", timestamped: false },
+  heroku: { ...base("heroku"), signatureHeader: "heroku-webhook-hmac-sha256", timestamped: false },
 };
 
 const CASES: Case[] = [

@@ -70,6 +70,10 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "jira":
     case "zendesk":
     case "webflow":
+    case "pagerduty":
+    case "mux":
+    case "gitea":
+    case "heroku":
       return part === "body";
     default: {
       const never: never = scheme;
@@ -139,6 +143,10 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "jira":
     case "zendesk":
     case "webflow":
+    case "pagerduty":
+    case "mux":
+    case "gitea":
+    case "heroku":
       return undefined;
     default: {
       const never: never = scheme;
