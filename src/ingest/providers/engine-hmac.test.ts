@@ -236,3 +236,64 @@ test("a header under several names: the first present is read, an oversized one 
   assert.ok(both.ok);
   assert.equal(both.value.deliveryId, "d-1");
 });
+
+test("every combination of algorithm, encoding, header shape and timestamp source round-trips and refuses tampering", () => {
+  const algorithms = ["sha1", "sha256", "sha512"] as const;
+  const encodings = ["hex", "base64", "base64url"] as const;
+  const shapes: HmacEntry["signature"]["format"][] = [
+    { kind: "whole" },
+    { kind: "whole", prefix: "v1=" },
+    { kind: "fields", separator: ",", timestampKey: "t", macKey: "v1" },
+    { kind: "fields", separator: ";", timestampKey: "ts", macKey: "h1" },
+  ];
+  const stamps: (HmacEntry["timestamp"] | undefined)[] = [
+    undefined,
+    { from: { header: "x-ts" }, format: "unix-seconds" },
+    { from: { header: "x-ts" }, format: "unix-milliseconds" },
+    { from: { header: "x-ts" }, format: "iso8601" },
+    { from: { field: true }, format: "unix-seconds" },
+    { from: { pointer: "/sent" }, format: "unix-milliseconds" },
+  ];
+  let combinations = 0;
+  for (const algorithm of algorithms) {
+    for (const encoding of encodings) {
+      for (const format of shapes) {
+        for (const timestamp of stamps) {
+          if (timestamp !== undefined && "field" in timestamp.from && format.kind !== "fields") continue;
+          const signsTimestamp = timestamp !== undefined && !("pointer" in timestamp.from);
+          const scheme = hmacScheme({
+            ...BASE,
+            sample: { contentType: "application/json", body: '{"sent":0}' },
+            algorithm,
+            encoding,
+            signature: { header: "x-sig", format },
+            template: signsTimestamp ? "{timestamp}.{body}" : "{body}",
+            ...(timestamp === undefined ? {} : { timestamp }),
+          });
+          combinations++;
+          const label = JSON.stringify({ algorithm, encoding, format, timestamp });
+          const body = Buffer.from(`{"type":"a.b","sent":${NOW.getTime()},"n":"${label.length}"}`);
+          const headers = scheme.sign({ secret: "k1", body, now: NOW });
+          const verify = (h: Record<string, string>, b = body, secrets = ["k0", "k1"], now = NOW) =>
+            reason(scheme.verify({ headers: h, body: b, secrets, settings: {}, now, toleranceSeconds: 60 }));
+          assert.equal(verify(headers), "ok", label);
+          assert.equal(verify(headers, body, ["k0"]), "bad_signature", label);
+          const tampered = Buffer.from(body);
+          tampered[2] = tampered[2]! ^ 0x01;
+          assert.equal(verify(headers, tampered), "bad_signature", label);
+          const sig = headers["x-sig"]!;
+          // "0" and "1" are in every alphabet and differ from each other in any case.
+          const flipped = sig.slice(0, -3) + (sig.at(-3) === "0" ? "1" : "0") + sig.slice(-2);
+          assert.notEqual(verify({ ...headers, "x-sig": flipped }), "ok", label);
+          if (timestamp !== undefined) {
+            assert.equal(verify(headers, body, ["k1"], new Date(NOW.getTime() + 61_000)), "stale", label);
+            assert.equal(verify(headers, body, ["k1"], new Date(NOW.getTime() - 62_000)), "future", label);
+          } else {
+            assert.equal(verify(headers, body, ["k1"], new Date(NOW.getTime() + 86_400_000)), "ok", label);
+          }
+        }
+      }
+    }
+  }
+  assert.equal(combinations, 3 * 3 * (2 * 5 + 2 * 6));
+});
