@@ -1,13 +1,14 @@
 /**
- * Coinbase Commerce, following "Webhooks: securing your endpoint"
- * (https://docs.cdp.coinbase.com/commerce/docs/webhooks-security).
+ * Coinbase Commerce, following "Webhooks security"
+ * (https://docs.cdp.coinbase.com/commerce/api-arcitecture/webhooks-security).
  *
  *   X-CC-Webhook-Signature: hex(HMAC-SHA256(shared secret, raw body))
  *
  * The body is a delivery (`id`, `attempt_number`) wrapping the event
- * (`event.id`, `event.type` such as `charge:confirmed`). The delivery's id is
- * read from the signed body and is the same on Coinbase's retries, as is the
- * event id, the idempotency key. No timestamp is signed.
+ * (`event.id`, `event.type` such as `charge:confirmed`). `attempt_number`
+ * grows on each retry, so the body differs between attempts: the event id is
+ * the idempotency key, and no delivery id is taken (one reused with another
+ * body is refused as tampering). No timestamp is signed.
  */
 import { randomUUID } from "node:crypto";
 import { hmacScheme } from "./engine-hmac.ts";
@@ -19,7 +20,7 @@ export const coinbaseCommerce = hmacScheme({
   name: "coinbase-commerce",
   engine: "hmac",
   title: "Coinbase Commerce",
-  docs: "https://docs.cdp.coinbase.com/commerce/docs/webhooks-security",
+  docs: "https://docs.cdp.coinbase.com/commerce/api-arcitecture/webhooks-security",
   contentTypes: ["application/json"],
   sample: { contentType: "application/json", body: BODY },
   algorithm: "sha256",
@@ -29,11 +30,10 @@ export const coinbaseCommerce = hmacScheme({
   facts: {
     type: { prefix: "com.coinbase.commerce", parts: [{ pointer: "/event/type" }] },
     subject: { pointer: "/event/data/code" },
-    deliveryId: { pointer: "/id" },
     idempotencyKey: { pointer: "/event/id" },
     time: { from: { pointer: "/event/created_at" }, format: "iso8601" },
   },
-  // Settings → Webhook subscriptions → "Show shared secret": Coinbase makes it.
+  // Settings → Notifications → "Show shared secret": Coinbase makes it.
   secret: { origin: "provider", generate: () => randomUUID() },
   examples: [
     {
@@ -48,7 +48,6 @@ export const coinbaseCommerce = hmacScheme({
       expect: {
         ok: true,
         type: "com.coinbase.commerce.charge.confirmed",
-        deliveryId: "1",
         idempotencyKey: "24934862-d980-46cb-9402-43c81b0cdba6",
         subject: "66BEOV2A",
       },

@@ -5,8 +5,11 @@
  *   Heroku-Webhook-Hmac-SHA256: base64(HMAC-SHA256(secret, raw body))
  *   Heroku-Webhook-Id:          the delivery's id (not signed)
  *
- * The event id in the signed body is the same on Heroku's retries of one
- * event: the idempotency key. No timestamp is signed.
+ * Each attempt of a delivery carries its own `webhook_metadata.attempt.id` in
+ * the body, so the body differs between attempts while the delivery id stays:
+ * the event id in the signed body is the idempotency key, and the delivery id
+ * is not taken (one reused with another body is refused as tampering). No
+ * timestamp is signed.
  */
 import { randomBytes } from "node:crypto";
 import { hmacScheme } from "./engine-hmac.ts";
@@ -28,7 +31,6 @@ export const heroku = hmacScheme({
   facts: {
     type: { prefix: "com.heroku", parts: [{ pointer: "/resource" }, { pointer: "/action" }] },
     subject: { pointer: "/data/app/name" },
-    deliveryId: { header: "heroku-webhook-id" },
     idempotencyKey: { pointer: "/id" },
     time: { from: { pointer: "/created_at" }, format: "iso8601" },
   },
@@ -48,7 +50,6 @@ export const heroku = hmacScheme({
       expect: {
         ok: true,
         type: "com.heroku.release.update",
-        deliveryId: "fb1c2b3e-0000-4000-8000-0000000000ee",
         idempotencyKey: "9e6ad5bb-3e6e-4d0a-a5f6-1c3c8e7d2b10",
         subject: "example-app",
       },

@@ -1,13 +1,15 @@
 /**
- * Intercom, following "Webhooks: signed notifications"
- * (https://developers.intercom.com/docs/webhooks/setting-up-webhooks#signed-notifications).
+ * Intercom, following "Webhook models: signed notifications"
+ * (https://developers.intercom.com/docs/references/webhooks/webhook-models).
  *
  *   X-Hub-Signature: sha1=<hex HMAC-SHA1(app client secret, raw body)>
  *
  * SHA-1 is what Intercom signs with; as an HMAC it still resists forgery
  * (HMAC does not rely on collision resistance). The notification id
- * (`notif_…`) in the signed body is the delivery id and stays the same on
- * Intercom's retries. No timestamp is signed.
+ * (`notif_…`) in the signed body stays the same on Intercom's retries while
+ * `delivery_attempts` grows, so the body differs between attempts: the id is
+ * the idempotency key, never the delivery id (a delivery id reused with
+ * another body is refused as tampering). No timestamp is signed.
  */
 import { randomUUID } from "node:crypto";
 import { hmacScheme } from "./engine-hmac.ts";
@@ -19,7 +21,7 @@ export const intercom = hmacScheme({
   name: "intercom",
   engine: "hmac",
   title: "Intercom",
-  docs: "https://developers.intercom.com/docs/webhooks/setting-up-webhooks#signed-notifications",
+  docs: "https://developers.intercom.com/docs/references/webhooks/webhook-models",
   contentTypes: ["application/json"],
   sample: { contentType: "application/json", body: BODY },
   algorithm: "sha1",
@@ -29,7 +31,6 @@ export const intercom = hmacScheme({
   facts: {
     type: { prefix: "com.intercom", parts: [{ pointer: "/topic" }] },
     subject: { pointer: "/data/item/id" },
-    deliveryId: { pointer: "/id" },
     idempotencyKey: { pointer: "/id" },
     time: { from: { pointer: "/created_at" }, format: "unix-seconds" },
   },
@@ -48,7 +49,6 @@ export const intercom = hmacScheme({
       expect: {
         ok: true,
         type: "com.intercom.conversation.user.created",
-        deliveryId: "notif_ccd8a4d2-3c5e-4bd7-8f3a-1c4b7e9e2a10",
         idempotencyKey: "notif_ccd8a4d2-3c5e-4bd7-8f3a-1c4b7e9e2a10",
         subject: "147",
       },

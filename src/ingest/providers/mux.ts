@@ -5,14 +5,16 @@
  *   Mux-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signing secret, t + "." + body)>
  *
  * Stripe's construction (the tests use Stripe's library as an oracle for
- * it), refused outside ±tolerance. The event id in the signed body is the
- * delivery id and the idempotency key.
+ * it), refused outside ±tolerance. The body lists earlier delivery
+ * `attempts`, so it differs between attempts: the event id in it is the
+ * idempotency key, and no delivery id is taken (one reused with another body
+ * is refused as tampering).
  */
 import { randomBase62 } from "../../core/index.ts";
 import { hmacScheme } from "./engine-hmac.ts";
 
 const BODY =
-  '{"type":"video.asset.ready","id":"3a56ac3d-33da-4366-855b-f592d898409d","created_at":"2026-03-01T11:59:58.000000Z","object":{"type":"asset","id":"0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002"},"environment":{"name":"Production","id":"j0863n"},"data":{"id":"0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002","status":"ready","duration":23.8}}';
+  '{"type":"video.asset.ready","id":"3a56ac3d-33da-4366-855b-f592d898409d","created_at":"2026-03-01T11:59:58.000000Z","object":{"type":"asset","id":"0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002"},"environment":{"name":"Production","id":"j0863n"},"attempts":[],"data":{"id":"0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002","status":"ready","duration":23.8}}';
 
 export const mux = hmacScheme({
   name: "mux",
@@ -32,7 +34,6 @@ export const mux = hmacScheme({
   facts: {
     type: { prefix: "com.mux", parts: [{ pointer: "/type" }] },
     subject: { pointer: "/object/id" },
-    deliveryId: { pointer: "/id" },
     idempotencyKey: { pointer: "/id" },
     time: { from: { pointer: "/created_at" }, format: "iso8601" },
   },
@@ -45,14 +46,13 @@ export const mux = hmacScheme({
       secret: "mux-signing-secret-0123456789abcdef",
       headers: {
         "content-type": "application/json",
-        "mux-signature": "t=1772366399,v1=080fa78bd706a76831fe57706c395030d69fe0ff5d472b6a61e6fa43c9650746",
+        "mux-signature": "t=1772366399,v1=83355a25a85f56509ced465c632b4eb2f5097203b3086e67f8aa2ca95f93befc",
       },
       body: BODY,
       now: "2026-03-01T12:00:00Z",
       expect: {
         ok: true,
         type: "com.mux.video.asset.ready",
-        deliveryId: "3a56ac3d-33da-4366-855b-f592d898409d",
         idempotencyKey: "3a56ac3d-33da-4366-855b-f592d898409d",
         subject: "0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002",
       },

@@ -329,7 +329,6 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     ...base("heroku"),
     signatureHeader: "heroku-webhook-hmac-sha256",
     reads: ["heroku-webhook-id"],
-    id: uuidish,
     timestamped: false,
   },
 };
