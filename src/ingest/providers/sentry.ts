@@ -1,6 +1,6 @@
 /**
  * Sentry integration platform, following "Webhooks: verifying the signature"
- * (https://docs.sentry.io/organization/integrations/integration-platform/webhooks/#sentry-hook-signature).
+ * (https://docs.sentry.io/integrations/integration-platform/webhooks/#sentry-hook-signature).
  *
  *   Sentry-Hook-Signature: hex(HMAC-SHA256(integration client secret, raw body))
  *   Sentry-Hook-Resource:  e.g. issue (not signed)
@@ -21,7 +21,7 @@ export const sentry = hmacScheme({
   name: "sentry",
   engine: "hmac",
   title: "Sentry",
-  docs: "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/#sentry-hook-signature",
+  docs: "https://docs.sentry.io/integrations/integration-platform/webhooks/#sentry-hook-signature",
   contentTypes: ["application/json"],
   sample: {
     contentType: "application/json",

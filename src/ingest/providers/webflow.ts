@@ -1,6 +1,6 @@
 /**
  * Webflow, following "Verifying requests"
- * (https://developers.webflow.com/data/docs/working-with-webhooks#validating-request-signatures).
+ * (https://developers.webflow.com/docs/verifying-webhook-signatures).
  *
  *   x-webflow-signature: hex(HMAC-SHA256(client secret, timestamp + ":" + body))
  *   x-webflow-timestamp: unix milliseconds, refused outside ±tolerance (Webflow says 5 minutes)
@@ -21,7 +21,7 @@ export const webflow = hmacScheme({
   name: "webflow",
   engine: "hmac",
   title: "Webflow",
-  docs: "https://developers.webflow.com/data/docs/working-with-webhooks#validating-request-signatures",
+  docs: "https://developers.webflow.com/docs/verifying-webhook-signatures",
   contentTypes: ["application/json"],
   sample: { contentType: "application/json", body: BODY },
   algorithm: "sha256",
