@@ -22,6 +22,28 @@ export const SCHEME_NAMES = [
   "clerk",
   "resend",
   "mandrill",
+  // Providers as entries over the HMAC engine (src/ingest/providers/).
+  "paddle",
+  "lemon-squeezy",
+  "square",
+  "razorpay",
+  "coinbase-commerce",
+  "linear",
+  "intercom",
+  "hubspot",
+  "typeform",
+  "calendly",
+  "bitbucket",
+  "sentry",
+  "vercel",
+  "woocommerce",
+  "jira",
+  "zendesk",
+  "webflow",
+  "pagerduty",
+  "mux",
+  "gitea",
+  "heroku",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

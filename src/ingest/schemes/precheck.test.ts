@@ -26,19 +26,29 @@ interface Case {
   url?: string;
 }
 
+/** Schemes that sign the URL called, and the URL they are called at here. */
+const URLS: Partial<Record<SchemeName, string>> = {
+  twilio: "https://hooks.example.com/e/src_twilio",
+  mandrill: "https://hooks.example.com/e/src_twilio",
+  square: "https://hooks.example.com/e/src_square",
+  hubspot: "https://hooks.example.com/e/src_hubspot",
+};
+/** Schemes that read a signed field of the body (Linear's webhookTimestamp), with a body of that shape. */
+const BODIES: Partial<Record<SchemeName, Buffer>> = {
+  linear: Buffer.from(`{"type":"Issue","action":"create","webhookTimestamp":${NOW.getTime()}}`),
+};
+
 /** A secret of the scheme, and what signs for it when that is not the secret itself. */
 function secretOf(name: SchemeName): Pick<Case, "secret" | "signingKey" | "url"> {
+  const url = URLS[name] === undefined ? {} : { url: URLS[name] };
   switch (name) {
     case "discord":
     case "sendgrid": {
       const secret = name === "discord" ? ed25519Secret() : p256Secret();
       return { secret, signingKey: signingKeyOf(secret) };
     }
-    case "twilio":
-    case "mandrill":
-      return { secret: SCHEMES[name].generateSecret(), url: "https://hooks.example.com/e/src_twilio" };
     default:
-      return { secret: SCHEMES[name].generateSecret() };
+      return { secret: SCHEMES[name].generateSecret(), ...url };
   }
 }
 
@@ -68,10 +78,11 @@ for (const c of CASES) {
     const scheme = SCHEMES[c.name];
     const settings = scheme.settings.parse(c.settings);
     const url = c.url === undefined ? {} : { url: c.url };
-    const signed = scheme.sign({ secret: c.signingKey ?? c.secret, body: BODY, now: NOW, settings, ...url });
+    const body = BODIES[c.name] ?? BODY;
+    const signed = scheme.sign({ secret: c.signingKey ?? c.secret, body, now: NOW, settings, ...url });
     const input = (headers: Record<string, string>): VerifyInput => ({
       headers,
-      body: BODY,
+      body,
       secrets: [c.secret],
       settings,
       now: NOW,

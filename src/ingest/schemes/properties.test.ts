@@ -142,8 +142,10 @@ interface Case {
   timestamped: boolean;
   /** For public-key schemes: the private key that signs for a secret (the public key the source holds). */
   signingKey?: (secret: string) => string;
-  /** The URL the request is sent to, for schemes that sign it (Twilio). */
+  /** The URL the provider calls, for schemes that sign it (Twilio, Mandrill, Square, HubSpot). */
   url?: string;
+  /** The body as the provider would shape it around any bytes, for schemes that read a signed field of it. */
+  shape?: (bytes: Buffer, now: Date) => Buffer;
 }
 
 const uuidish = fc.uuid();
@@ -264,6 +266,120 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     reads: ["content-type"],
     timestamped: false,
   },
+  // Providers as entries over the HMAC engine.
+  paddle: { ...base("paddle"), signatureHeader: "paddle-signature", reads: [], timestamped: true },
+  "lemon-squeezy": {
+    ...base("lemon-squeezy"),
+    signatureHeader: "x-signature",
+    reads: [],
+    timestamped: false,
+  },
+  square: {
+    ...base("square"),
+    signatureHeader: "x-square-hmacsha256-signature",
+    reads: [],
+    url: "https://hooks.example.com/e/src_square",
+    timestamped: false,
+  },
+  razorpay: {
+    ...base("razorpay"),
+    signatureHeader: "x-razorpay-signature",
+    reads: ["x-razorpay-event-id"],
+    id: uuidish,
+    timestamped: false,
+  },
+  "coinbase-commerce": {
+    ...base("coinbase-commerce"),
+    signatureHeader: "x-cc-webhook-signature",
+    reads: [],
+    timestamped: false,
+  },
+  linear: {
+    ...base("linear"),
+    signatureHeader: "linear-signature",
+    reads: ["linear-delivery"],
+    id: uuidish,
+    timestamped: true,
+    shape: (bytes, now) =>
+      Buffer.from(JSON.stringify({ data: bytes.toString("base64"), webhookTimestamp: now.getTime() })),
+  },
+  intercom: { ...base("intercom"), signatureHeader: "x-hub-signature", reads: [], timestamped: false },
+  hubspot: {
+    ...base("hubspot"),
+    signatureHeader: "x-hubspot-signature-v3",
+    reads: ["x-hubspot-request-timestamp"],
+    url: "https://hooks.example.com/e/src_hubspot",
+    timestamped: true,
+  },
+  typeform: { ...base("typeform"), signatureHeader: "typeform-signature", reads: [], timestamped: false },
+  calendly: {
+    ...base("calendly"),
+    signatureHeader: "calendly-webhook-signature",
+    reads: [],
+    timestamped: true,
+  },
+  bitbucket: {
+    ...base("bitbucket"),
+    signatureHeader: "x-hub-signature",
+    reads: ["x-request-uuid", "x-event-key"],
+    id: uuidish,
+    timestamped: false,
+  },
+  sentry: {
+    ...base("sentry"),
+    signatureHeader: "sentry-hook-signature",
+    reads: ["request-id", "sentry-hook-resource"],
+    id: uuidish,
+    timestamped: false,
+  },
+  vercel: { ...base("vercel"), signatureHeader: "x-vercel-signature", reads: [], timestamped: false },
+  woocommerce: {
+    ...base("woocommerce"),
+    signatureHeader: "x-wc-webhook-signature",
+    reads: ["x-wc-webhook-delivery-id", "x-wc-webhook-topic"],
+    id: uuidish,
+    timestamped: false,
+  },
+  jira: {
+    ...base("jira"),
+    signatureHeader: "x-hub-signature",
+    reads: ["x-atlassian-webhook-identifier"],
+    id: uuidish,
+    timestamped: false,
+  },
+  zendesk: {
+    ...base("zendesk"),
+    signatureHeader: "x-zendesk-webhook-signature",
+    reads: ["x-zendesk-webhook-signature-timestamp", "x-zendesk-webhook-invocation-id"],
+    id: uuidish,
+    timestamped: true,
+  },
+  webflow: {
+    ...base("webflow"),
+    signatureHeader: "x-webflow-signature",
+    reads: ["x-webflow-timestamp"],
+    timestamped: true,
+  },
+  pagerduty: {
+    ...base("pagerduty"),
+    signatureHeader: "x-pagerduty-signature",
+    reads: [],
+    timestamped: false,
+  },
+  mux: { ...base("mux"), signatureHeader: "mux-signature", reads: [], timestamped: true },
+  gitea: {
+    ...base("gitea"),
+    signatureHeader: "x-gitea-signature",
+    reads: ["x-forgejo-signature", "x-gitea-delivery", "x-gitea-event"],
+    id: uuidish,
+    timestamped: false,
+  },
+  heroku: {
+    ...base("heroku"),
+    signatureHeader: "heroku-webhook-hmac-sha256",
+    reads: ["heroku-webhook-id"],
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [
@@ -322,6 +438,7 @@ const instant = fc.integer({ min: 0, max: 4_102_444_800 }).map((s) => new Date(s
 for (const c of CASES) {
   describe(`${c.label}: verify`, () => {
     const url = c.url === undefined ? {} : { url: c.url };
+    const shape = (b: Buffer, now = NOW) => (c.shape === undefined ? b : c.shape(b, now));
     const verify = (headers: VerifyInput["headers"], b: Buffer, secrets: string[], now = NOW) =>
       c.scheme.verify({
         headers,
@@ -345,7 +462,8 @@ for (const c of CASES) {
     test("a signature it makes for any body, time and id verifies and carries them back", () => {
       const secret = c.secret();
       fc.assert(
-        fc.property(body, instant, c.id ?? fc.constant(undefined), (b, now, id) => {
+        fc.property(body, instant, c.id ?? fc.constant(undefined), (raw, now, id) => {
+          const b = shape(raw, now);
           const headers = sign(secret, b, now, id);
           const r = verify(headers, b, [secret], now);
           assert.ok(r.ok, `${JSON.stringify(headers)} → ${r.ok ? "" : r.reason}`);
@@ -359,8 +477,9 @@ for (const c of CASES) {
 
     test("any headers at all: a failure value, never an exception", () => {
       const secret = c.secret();
-      const real = sign(secret, Buffer.from("{}"), NOW);
-      const accepted = verify(real, Buffer.from("{}"), [secret]);
+      const empty = shape(Buffer.from("{}"));
+      const real = sign(secret, empty, NOW);
+      const accepted = verify(real, empty, [secret]);
       assert.ok(accepted.ok);
       const names = [c.signatureHeader, ...c.reads, ...Object.keys(real)];
       const headers = fc.dictionary(
@@ -370,7 +489,7 @@ for (const c of CASES) {
       );
       fc.assert(
         fc.property(headers, fc.boolean(), (h, withReal) => {
-          const r = verify(withReal ? { ...real, ...h } : h, Buffer.from("{}"), [secret]);
+          const r = verify(withReal ? { ...real, ...h } : h, empty, [secret]);
           // Only the real signature may pass, in its one canonical form.
           if (r.ok) assert.equal(r.value.signature, accepted.value.signature);
         }),
@@ -380,7 +499,7 @@ for (const c of CASES) {
 
     test("no edit of a valid signature header verifies as a different signature string", () => {
       const secret = c.secret();
-      const b = Buffer.from('{"id":"evt_1","event_id":"Ev1"}');
+      const b = shape(Buffer.from('{"id":"evt_1","event_id":"Ev1"}'));
       const real = sign(secret, b, NOW);
       const original = verify(real, b, [secret]);
       assert.ok(original.ok);

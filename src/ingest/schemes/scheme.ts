@@ -26,7 +26,7 @@ export interface SignInput {
   settings?: SchemeSettings;
   /** The delivery id to send, for schemes whose provider sends one; random otherwise. */
   id?: string;
-  /** The URL the request is sent to, for schemes that sign it (Twilio); as in VerifyInput. */
+  /** The URL the request is sent to, for schemes whose provider signs it (Twilio, Mandrill, Square, HubSpot); as in VerifyInput. */
   url?: string;
 }
 
@@ -38,6 +38,12 @@ export interface ProviderSample {
   readonly body: string;
   /** Unsigned headers the provider sends beside its signature (e.g. GitHub's `x-github-event`), lower-case names. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The body as the provider would send it at `now`, for providers whose
+   * signed timestamp sits in the body (Linear's webhookTimestamp): a test send
+   * uses this, or the fixed body would be refused as stale.
+   */
+  readonly bodyAt?: (now: Date) => string;
 }
 
 /** What people need to know about the provider behind a scheme: for docs, OpenAPI, test sends and the CLI. */

@@ -32,8 +32,14 @@ interface Case {
   garbage: VerifyFailure;
   /** For public-key schemes: the private key that signs for a secret (the public key the source holds). */
   signingKey?: (secret: string) => string;
-  /** The URL the request is sent to, for schemes that sign it (Twilio). */
+  /** The URL the provider calls, for schemes that sign it (Twilio, Mandrill, Square, HubSpot). */
   url?: string;
+  /** A body of the provider's shape, for schemes that read a signed field of it (Linear's webhookTimestamp). */
+  body?: Buffer;
+  /** The timestamp's key inside the signature header, when it is not `t` (Paddle's `ts`). */
+  timestampField?: string;
+  /** The timestamp is in milliseconds (13 digits are then well formed). */
+  timestampMs?: true;
 }
 
 const base = (name: SchemeName) => ({
@@ -123,6 +129,61 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     signatureHeader: "x-mandrill-signature",
     timestamped: false,
   },
+  // Providers as entries over the HMAC engine.
+  paddle: { ...base("paddle"), signatureHeader: "paddle-signature", timestampField: "ts", timestamped: true },
+  "lemon-squeezy": { ...base("lemon-squeezy"), signatureHeader: "x-signature", timestamped: false },
+  square: {
+    ...base("square"),
+    signatureHeader: "x-square-hmacsha256-signature",
+    url: "https://hooks.example.com/e/src_square",
+    timestamped: false,
+  },
+  razorpay: { ...base("razorpay"), signatureHeader: "x-razorpay-signature", timestamped: false },
+  "coinbase-commerce": {
+    ...base("coinbase-commerce"),
+    signatureHeader: "x-cc-webhook-signature",
+    timestamped: false,
+  },
+  // The signed timestamp sits in the body, so sign cannot move it: its window is tested in providers/.
+  linear: {
+    ...base("linear"),
+    signatureHeader: "linear-signature",
+    body: Buffer.from(`{"action":"create","type":"Issue","webhookTimestamp":${NOW.getTime()}}`),
+    timestamped: false,
+  },
+  intercom: { ...base("intercom"), signatureHeader: "x-hub-signature", timestamped: false },
+  hubspot: {
+    ...base("hubspot"),
+    signatureHeader: "x-hubspot-signature-v3",
+    timestampHeader: "x-hubspot-request-timestamp",
+    timestampMs: true,
+    url: "https://hooks.example.com/e/src_hubspot",
+    timestamped: true,
+  },
+  typeform: { ...base("typeform"), signatureHeader: "typeform-signature", timestamped: false },
+  calendly: { ...base("calendly"), signatureHeader: "calendly-webhook-signature", timestamped: true },
+  bitbucket: { ...base("bitbucket"), signatureHeader: "x-hub-signature", timestamped: false },
+  sentry: { ...base("sentry"), signatureHeader: "sentry-hook-signature", timestamped: false },
+  vercel: { ...base("vercel"), signatureHeader: "x-vercel-signature", timestamped: false },
+  woocommerce: { ...base("woocommerce"), signatureHeader: "x-wc-webhook-signature", timestamped: false },
+  jira: { ...base("jira"), signatureHeader: "x-hub-signature", timestamped: false },
+  zendesk: {
+    ...base("zendesk"),
+    signatureHeader: "x-zendesk-webhook-signature",
+    timestampHeader: "x-zendesk-webhook-signature-timestamp",
+    timestamped: true,
+  },
+  webflow: {
+    ...base("webflow"),
+    signatureHeader: "x-webflow-signature",
+    timestampHeader: "x-webflow-timestamp",
+    timestampMs: true,
+    timestamped: true,
+  },
+  pagerduty: { ...base("pagerduty"), signatureHeader: "x-pagerduty-signature", timestamped: false },
+  mux: { ...base("mux"), signatureHeader: "mux-signature", timestamped: true },
+  gitea: { ...base("gitea"), signatureHeader: "x-gitea-signature", timestamped: false },
+  heroku: { ...base("heroku"), signatureHeader: "heroku-webhook-hmac-sha256", timestamped: false },
 };
 
 const CASES: Case[] = [
@@ -155,6 +216,8 @@ const CASES: Case[] = [
   },
 ];
 
+const bodyOf = (c: Case) => c.body ?? BODY;
+
 function verifyWith(
   c: Case,
   headers: Record<string, string | undefined>,
@@ -163,7 +226,7 @@ function verifyWith(
 ): VerifyResult {
   return c.scheme.verify({
     headers,
-    body: BODY,
+    body: bodyOf(c),
     secrets,
     settings: c.settings,
     now: NOW,
@@ -176,7 +239,7 @@ function verifyWith(
 function signed(c: Case, secret: string, opts: { body?: Buffer; now?: Date } = {}): Record<string, string> {
   return c.scheme.sign({
     secret: c.signingKey ? c.signingKey(secret) : secret,
-    body: opts.body ?? BODY,
+    body: opts.body ?? bodyOf(c),
     now: opts.now ?? NOW,
     settings: c.settings,
     ...(c.url === undefined ? {} : { url: c.url }),
@@ -234,8 +297,9 @@ for (const c of CASES) {
       test("a one-byte change to the body fails", () => {
         const secret = c.secret();
         const headers = signed(c, secret);
-        for (const at of [0, BODY.length >> 1, BODY.length - 1]) {
-          const body = Buffer.from(BODY);
+        const original = bodyOf(c);
+        for (const at of [0, original.length >> 1, original.length - 1]) {
+          const body = Buffer.from(original);
           body[at] = body[at]! ^ 0x01;
           assert.equal(reason(verifyWith(c, headers, [secret], { body })), "bad_signature");
         }
@@ -245,7 +309,7 @@ for (const c of CASES) {
         const secret = c.secret();
         const headers = signed(c, secret);
         const a = verifyWith(c, headers, [secret]);
-        const b = verifyWith(c, headers, [secret], { body: Buffer.from(`${BODY.toString()} `) });
+        const b = verifyWith(c, headers, [secret], { body: Buffer.from(`${bodyOf(c).toString()} `) });
         assert.ok(a.ok && b.ok);
         assert.notEqual(a.value.signature, b.value.signature);
       });
@@ -337,9 +401,13 @@ for (const c of CASES) {
         const secret = c.secret();
         const headers = signed(c, secret);
         const name = c.timestampHeader ?? c.signatureHeader;
-        const t = String(Math.floor(NOW.getTime() / 1000));
-        for (const bad of [`${t}.0`, `${t}e0`, `-${t}`, `+${t}`, ` ${t}`, "0x10", "1".repeat(13)]) {
-          const value = c.timestampHeader ? bad : (headers[name] ?? "").replace(`t=${t}`, `t=${bad}`);
+        const t = c.timestampMs ? String(NOW.getTime()) : String(Math.floor(NOW.getTime() / 1000));
+        const key = c.timestampField ?? "t";
+        const tooLong = "1".repeat(c.timestampMs ? 16 : 13);
+        for (const bad of [`${t}.0`, `${t}e0`, `-${t}`, `+${t}`, ` ${t}`, "0x10", tooLong]) {
+          const value = c.timestampHeader
+            ? bad
+            : (headers[name] ?? "").replace(`${key}=${t}`, `${key}=${bad}`);
           assert.equal(
             reason(verifyWith(c, { ...headers, [name]: value }, [secret])),
             "malformed_signature",
@@ -352,7 +420,10 @@ for (const c of CASES) {
         const secret = c.secret();
         const headers: Record<string, string | undefined> = signed(c, secret);
         if (c.timestampHeader) delete headers[c.timestampHeader];
-        else headers[c.signatureHeader] = (headers[c.signatureHeader] ?? "").replace(/t=[0-9]+,/, "");
+        else {
+          const key = new RegExp(`${c.timestampField ?? "t"}=[0-9]+[,;]`);
+          headers[c.signatureHeader] = (headers[c.signatureHeader] ?? "").replace(key, "");
+        }
         assert.equal(reason(verifyWith(c, headers, [secret])), "missing_timestamp");
       });
 

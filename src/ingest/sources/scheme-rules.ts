@@ -54,6 +54,28 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "standard-webhooks":
     case "generic-hmac":
     case "zenmesh":
+    // Providers as entries over the HMAC engine: every template signs the whole body.
+    case "paddle":
+    case "lemon-squeezy":
+    case "square":
+    case "razorpay":
+    case "coinbase-commerce":
+    case "linear":
+    case "intercom":
+    case "hubspot":
+    case "typeform":
+    case "calendly":
+    case "bitbucket":
+    case "sentry":
+    case "vercel":
+    case "woocommerce":
+    case "jira":
+    case "zendesk":
+    case "webflow":
+    case "pagerduty":
+    case "mux":
+    case "gitea":
+    case "heroku":
       return part === "body";
     // Asymmetric and special providers. Postmark's Basic auth signs nothing;
     // Twilio and Mandrill sign a form's decoded parameters, not the body's bytes.
@@ -116,6 +138,28 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "shopify":
     case "generic-hmac":
     case "zenmesh":
+    // Providers as entries over the HMAC engine: the provider's own format is checked by its verify.
+    case "paddle":
+    case "lemon-squeezy":
+    case "square":
+    case "razorpay":
+    case "coinbase-commerce":
+    case "linear":
+    case "intercom":
+    case "hubspot":
+    case "typeform":
+    case "calendly":
+    case "bitbucket":
+    case "sentry":
+    case "vercel":
+    case "woocommerce":
+    case "jira":
+    case "zendesk":
+    case "webflow":
+    case "pagerduty":
+    case "mux":
+    case "gitea":
+    case "heroku":
       return undefined;
     // Asymmetric and special providers: a public key must parse as one; Svix secrets are Standard Webhooks'.
     case "discord":

@@ -1,0 +1,88 @@
+/**
+ * Every provider entry in the registry, whichever engine builds it, against
+ * its documented examples: the example's request verifies (or is refused)
+ * exactly as the entry says, describe gives the documented facts, and a
+ * one-byte change to an accepted example's body is refused. An entry joins
+ * this suite by being registered; nothing here names a provider.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { SCHEMES } from "../schemes/index.ts";
+import type { VerifyResult } from "../types.ts";
+import { entryOf, type ProviderExample, parseJson } from "./entry.ts";
+
+const TOLERANCE = 300;
+const entries = Object.values(SCHEMES).flatMap((scheme) => {
+  const entry = entryOf(scheme);
+  return entry === undefined ? [] : [{ scheme, entry }];
+});
+const reason = (r: VerifyResult) => (r.ok ? "ok" : r.reason);
+
+function run(name: keyof typeof SCHEMES, example: ProviderExample, body = Buffer.from(example.body)) {
+  return SCHEMES[name].verify({
+    headers: example.headers,
+    body,
+    secrets: [example.secret],
+    settings: {},
+    now: new Date(example.now),
+    toleranceSeconds: TOLERANCE,
+    ...(example.url === undefined ? {} : { url: example.url }),
+  });
+}
+
+test("the registry's entries are found, each under its own name, each with an accepted example", () => {
+  // The HMAC engine's twenty-two at least; other engines' entries add to this.
+  assert.ok(entries.length >= 22, `${entries.length} entries`);
+  for (const { scheme, entry } of entries) {
+    assert.equal(scheme.name, entry.name);
+    assert.equal(scheme.provider.title, entry.title);
+    assert.equal(scheme.provider.docs, entry.docs);
+    assert.ok(entry.contentTypes.includes(entry.sample.contentType), entry.name);
+    assert.ok(
+      entry.examples.some((e) => e.expect.ok),
+      `${entry.name} documents an example that verifies`,
+    );
+  }
+});
+
+for (const { entry } of entries) {
+  describe(`provider ${entry.name} (${entry.engine})`, () => {
+    for (const example of entry.examples) {
+      test(`${example.label}: ${example.expect.ok ? "accepted" : example.expect.reason}`, () => {
+        const r = run(entry.name, example);
+        const expect = example.expect;
+        if (!expect.ok) {
+          assert.equal(reason(r), expect.reason);
+          return;
+        }
+        assert.ok(r.ok, reason(r));
+        assert.ok(r.value.signature.length > 0);
+        if (expect.deliveryId !== undefined) assert.equal(r.value.deliveryId, expect.deliveryId);
+        const body = Buffer.from(example.body);
+        const facts = SCHEMES[entry.name].describe({
+          headers: example.headers,
+          body,
+          json: parseJson(body),
+          settings: {},
+        });
+        assert.equal(facts.type, expect.type);
+        assert.equal(facts.deliveryId, expect.deliveryId);
+        assert.equal(facts.idempotencyKey, expect.idempotencyKey);
+        if (expect.subject !== undefined) assert.equal(facts.subject, expect.subject);
+      });
+
+      if (example.expect.ok) {
+        test(`${example.label}: a one-byte change to the body is refused`, () => {
+          const body = Buffer.from(example.body);
+          body[body.length >> 1] = body[body.length >> 1]! ^ 0x01;
+          assert.equal(reason(run(entry.name, example, body)), "bad_signature");
+        });
+
+        test(`${example.label}: another secret is refused`, () => {
+          const r = run(entry.name, { ...example, secret: `${example.secret}x` });
+          assert.equal(reason(r), "bad_signature");
+        });
+      }
+    }
+  });
+}
