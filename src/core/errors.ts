@@ -51,6 +51,11 @@ export const ERROR_CODES = {
   INGEST_OVERLOADED: 503,
   // Quotas and fairness
   QUOTA_EXCEEDED: 409,
+  // Test sends, the CLI's flags and the audit check (issue 12, the newcomer's first hour).
+  SCHEME_CANNOT_SIGN: 422,
+  TEST_SEND_FAILED: 422,
+  UNKNOWN_FLAG: 400,
+  AUDIT_TENANT_UNKNOWN: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -101,6 +106,12 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   INGEST_OVERLOADED: "The ingester is at its limit of connections or bytes in flight; retry later.",
   // Quotas and fairness
   QUOTA_EXCEEDED: "The project has reached a quota.",
+  // Test sends, the CLI's flags and the audit check.
+  SCHEME_CANNOT_SIGN:
+    "This source's scheme verifies with a public key only; zenmesh cannot sign a test event for it.",
+  TEST_SEND_FAILED: "The ingester did not accept the test event.",
+  UNKNOWN_FLAG: "The command does not take that flag.",
+  AUDIT_TENANT_UNKNOWN: "No such tenant in this database.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

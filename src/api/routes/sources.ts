@@ -8,6 +8,7 @@ import {
   rotateSecretInput,
   rotateSourceSecret,
   type SourceDeps,
+  sendTestEvent,
   updateSource,
   updateSourceInput,
 } from "../../ingest/sources/index.ts";
@@ -40,6 +41,13 @@ const source = z.object({
   updated_at: z.string(),
 });
 const withSecret = source.extend({ secret: z.string() });
+
+const testSent = z.object({
+  event_id: z.string(),
+  duplicate: z.boolean(),
+  scheme: z.enum(SCHEME_NAMES),
+  ingest_url: z.string(),
+});
 
 const projectParams = z.strictObject({ project_id: idParam("prj") });
 const sourceParams = z.strictObject({ project_id: idParam("prj"), source_id: idParam("src") });
@@ -157,6 +165,22 @@ export function sourceRoutes(
       const { source: view, secret } = await asBody(rotateSourceSecret(deps, ctx, params.source_id, body));
       reply.header("cache-control", "no-store");
       return { ...view, secret };
+    },
+  });
+
+  defineRoute(rc, {
+    method: "POST",
+    url: "/v1/projects/:project_id/sources/:source_id/test",
+    operationId: "testSource",
+    summary:
+      "Send the provider's sample event, signed with the source's current secret, to its ingest URL; returns the stored event's id",
+    tag: "sources",
+    auth: true,
+    params: sourceParams,
+    responses: { 200: { description: "The ingester accepted the sample", schema: testSent } },
+    async handler(req, _reply, { params }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      return sendTestEvent(deps, ctx, params.source_id);
     },
   });
 }

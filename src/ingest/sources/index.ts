@@ -28,4 +28,12 @@ export {
   SNAPSHOT_PAGE_SIZE,
   type SourceChanges,
 } from "./snapshot.ts";
+export {
+  assertSchemeSigns,
+  sampleRequest,
+  sendTestEvent,
+  TEST_SENDS_PER_HOUR,
+  type TestSendDeps,
+  type TestSendResult,
+} from "./test-send.ts";
 export { updateSource } from "./update.ts";
