@@ -1,7 +1,7 @@
 import { z } from "zod";
 import {
   createSource,
-  createSourceInput,
+  createSourceBody,
   deleteSource,
   getSource,
   listSources,
@@ -70,7 +70,7 @@ export function sourceRoutes(
     tag: "sources",
     auth: true,
     params: projectParams,
-    body: createSourceInput,
+    body: createSourceBody,
     responses: { 201: { description: "Created", schema: withSecret } },
     async handler(req, reply, { params, body }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);

@@ -9,6 +9,7 @@ export { createSource } from "./create.ts";
 export { deleteSource } from "./delete.ts";
 export {
   type CreateSourceInput,
+  createSourceBody,
   createSourceInput,
   DEFAULT_CONTENT_TYPES,
   DEFAULT_MAX_BODY_BYTES,
