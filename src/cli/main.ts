@@ -111,6 +111,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "version":
     case "--version":
+      splitFlags(argv.slice(1), { own: {} }, "version");
+      if (argv.length > 1)
+        throw new ZenError("UNKNOWN_FLAG", { message: "`zenmesh version` takes no options" });
       out(VERSION);
       return 0;
     case "up": {
