@@ -86,6 +86,7 @@ export async function sendTestEvent(
         message: "The source is disabled: the ingester refuses its webhooks. Enable it to send a test event.",
       });
     }
+    // Audit entries are stamped by the wall clock, so the hour is measured by it (as rotation quotas are).
     const recent = await tx.query<{ n: number }>(
       `select count(*)::int as n from audit_log
         where tenant_id = $1 and occurred_at > $2 and action = 'source.test_send' and target_id = $3`,
