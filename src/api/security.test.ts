@@ -72,6 +72,11 @@ const freshSource = async (f: Fixture) => ({
   source_id: (await f.api.source(f.a.ids.tenant_id, f.a.ids.project_id)).id,
 });
 
+// Plain HTTP allowed: the matrix's ingest listener is loopback HTTP, as in development.
+const freshSendableSource = async (f: Fixture) => ({
+  source_id: (await f.api.source(f.a.ids.tenant_id, f.a.ids.project_id, { allow_plain_http: true })).id,
+});
+
 const freshDestination = async (f: Fixture) => ({
   destination_id: (await f.api.destination(f.a.ids.tenant_id, f.a.ids.project_id)).id,
 });
@@ -253,6 +258,14 @@ const ROWS: Row[] = [
   },
   {
     method: "POST",
+    path: "/v1/projects/:project_id/sources/:source_id/test",
+    permission: "sources:write",
+    as: "key",
+    fresh: freshSendableSource,
+    success: 200,
+  },
+  {
+    method: "POST",
     path: "/v1/projects/:project_id/destinations",
     permission: "destinations:write",
     as: "key",
@@ -430,7 +443,7 @@ for (const kind of DRIVERS) {
     }
 
     before(async () => {
-      f = { api: await startTestApi(kind) } as Fixture;
+      f = { api: await startTestApi(kind, { ingest: true }) } as Fixture;
       f.a = await tenant("tenant a");
       f.b = await tenant("tenant b");
       const { api, a } = f;

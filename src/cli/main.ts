@@ -47,6 +47,9 @@ Commands:
       [--subscriptions N] [--api-keys N] [--rotations-per-day N] [--json]
                               Set the project's own limits (N, or "default" to go back to the
                               configured one); audited in the tenant's chain
+  source test --source-id SRC [--project-id PRJ] [--api-url URL] [--json]
+                              Send the provider's sample event, signed with the source's current
+                              secret, through its ingest URL (API key in ZENMESH_API_KEY)
   audit verify [--tenant-id TNT] [--json]
                               Verify a tenant's audit chain (the system chain without --tenant-id)
   version                     Print the version
@@ -124,10 +127,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "version":
     case "--version":
+      splitFlags(argv.slice(1), { own: {} }, "version");
+      if (argv.length > 1)
+        throw new ZenError("UNKNOWN_FLAG", { message: "`zenmesh version` takes no options" });
       out(VERSION);
       return 0;
     case "up": {
-      const cfg = config(argv.slice(1));
+      const cfg = config(splitFlags(argv.slice(1), { own: {} }, "up").rest);
       const { runUp } = await import("../roles/up.ts");
       await runUp(cfg, createLogger({ level: cfg.log.level, name: "zenmesh" }), argv.slice(1), out);
       return 0;
@@ -138,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
           message: "usage: zenmesh serve backend|ingester|egress|bff",
         });
       }
-      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { supervised: false } });
+      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { supervised: false } }, `serve ${sub}`);
       const supervised = flags.has("supervised");
       const cfg = loadConfig({
         argv: cfgArgs,
@@ -162,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "ca": {
       if (sub !== "init") throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh ca init" });
-      const cfg = config(rest);
+      const cfg = config(splitFlags(rest, { own: {} }, "ca init").rest);
       const { initCa } = await operations();
       const ca = await initCa(cfg);
       out(`CA for ${cfg.mesh.trustDomain} in ${cfg.mesh.caFile}; its trust bundle:`);
@@ -170,7 +176,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "egress-key": {
-      const { flags } = splitFlags(rest, { own: { out: true, json: false } });
+      const { flags, rest: extra } = splitFlags(
+        rest,
+        { own: { out: true, json: false } },
+        "egress-key create",
+      );
+      // It reads no configuration: whatever else is given is a mistake, not a setting to ignore.
+      if (extra.length > 0)
+        throw new ZenError("UNKNOWN_FLAG", {
+          message: `\`zenmesh egress-key create\` takes only --out and --json`,
+        });
       const file = flags.get("out");
       if (sub !== "create" || typeof file !== "string") {
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh egress-key create --out FILE" });
@@ -188,7 +203,11 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== "create") {
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh join-token create --workload W" });
       }
-      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { workload: true, ttl: true, json: false } });
+      const { flags, rest: cfgArgs } = splitFlags(
+        rest,
+        { own: { workload: true, ttl: true, json: false } },
+        "join-token create",
+      );
       const workload = flags.get("workload");
       if (typeof workload !== "string")
         throw new ZenError("VALIDATION_FAILED", { message: "--workload is required" });
@@ -204,12 +223,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "status": {
-      const cfg = config(argv.slice(1));
+      const cfg = config(splitFlags(argv.slice(1), { own: {} }, "status").rest);
       out(JSON.stringify(await operate(cfg, { op: "status" }), null, 2));
       return 0;
     }
     case "migrate": {
-      const cfg = config(argv.slice(1));
+      const cfg = config(splitFlags(argv.slice(1), { own: {} }, "migrate").rest);
       const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
       try {
         await (await services()).migrateDatabase(cfg);
@@ -222,7 +241,11 @@ async function main(argv: string[]): Promise<number> {
     case "tenant": {
       if (sub !== "create")
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh tenant create --name NAME" });
-      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { name: true, json: false } });
+      const { flags, rest: cfgArgs } = splitFlags(
+        rest,
+        { own: { name: true, json: false } },
+        "tenant create",
+      );
       const name = flags.get("name");
       if (typeof name !== "string" || name.trim() === "") {
         throw new ZenError("VALIDATION_FAILED", { message: "--name is required" });
@@ -285,9 +308,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case "user": {
       if (sub === "grant") {
-        const { flags, rest: cfgArgs } = splitFlags(rest, {
-          own: { email: true, "tenant-id": true, role: true, json: false },
-        });
+        const { flags, rest: cfgArgs } = splitFlags(
+          rest,
+          { own: { email: true, "tenant-id": true, role: true, json: false } },
+          "user grant",
+        );
         const [email, tenantId, role] = [flags.get("email"), flags.get("tenant-id"), flags.get("role")];
         if (typeof email !== "string" || typeof tenantId !== "string" || typeof role !== "string") {
           throw new ZenError("VALIDATION_FAILED", {
@@ -300,9 +325,11 @@ async function main(argv: string[]): Promise<number> {
       }
       if (sub !== "create")
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh user create --email EMAIL" });
-      const { flags, rest: cfgArgs } = splitFlags(rest, {
-        own: { email: true, "tenant-id": true, role: true, "password-stdin": false, json: false },
-      });
+      const { flags, rest: cfgArgs } = splitFlags(
+        rest,
+        { own: { email: true, "tenant-id": true, role: true, "password-stdin": false, json: false } },
+        "user create",
+      );
       const email = flags.get("email");
       if (typeof email !== "string")
         throw new ZenError("VALIDATION_FAILED", { message: "--email is required" });
@@ -326,10 +353,43 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case "source": {
+      if (sub !== "test") {
+        throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh source test --source-id SRC" });
+      }
+      const { flags, rest: cfgArgs } = splitFlags(
+        rest,
+        { own: { "source-id": true, "project-id": true, "api-url": true, json: false } },
+        "source test",
+      );
+      const sourceId = flags.get("source-id");
+      if (typeof sourceId !== "string")
+        throw new ZenError("VALIDATION_FAILED", { message: "--source-id is required" });
+      const apiUrl = flags.get("api-url");
+      const projectId = flags.get("project-id");
+      const { testSource } = await import("./api-client.ts");
+      const r = await testSource({
+        cfg: config(cfgArgs),
+        env: process.env,
+        sourceId,
+        ...(typeof apiUrl === "string" ? { apiUrl } : {}),
+        ...(typeof projectId === "string" ? { projectId } : {}),
+      });
+      out(
+        flags.has("json")
+          ? JSON.stringify(r)
+          : `test event ${r.event_id} accepted by ${r.ingest_url}${r.duplicate ? " (a duplicate of an earlier one)" : ""}`,
+      );
+      return 0;
+    }
     case "audit": {
       if (sub !== "verify")
         throw new ZenError("VALIDATION_FAILED", { message: "usage: zenmesh audit verify" });
-      const { flags, rest: cfgArgs } = splitFlags(rest, { own: { "tenant-id": true, json: false } });
+      const { flags, rest: cfgArgs } = splitFlags(
+        rest,
+        { own: { "tenant-id": true, json: false } },
+        "audit verify",
+      );
       const tenantId = flags.get("tenant-id");
       const r = (await operate(config(cfgArgs), {
         op: "audit.verify",

@@ -6,6 +6,7 @@
 import { verifyAuditChain } from "../audit/index.ts";
 import type { Config } from "../config/index.ts";
 import { isId, newId, systemClock, ZenError } from "../core/index.ts";
+import type { Database } from "../db/index.ts";
 import { CertificateAuthority, createJoinToken } from "../identity/index.ts";
 import type { Services } from "../roles/services.ts";
 import {
@@ -91,8 +92,34 @@ export async function grantUserRole(
   return { user_id: user.id, tenant_id: input.tenantId, role: input.role };
 }
 
-export async function verifyAudit(svc: Services, input: { tenantId: string | null }) {
-  return verifyAuditChain(svc.db, input.tenantId);
+/**
+ * An integrity check must not pass for want of anything to check: a tenant
+ * id this database does not hold (a typo, or the wrong database) is refused
+ * with AUDIT_TENANT_UNKNOWN, not reported as an empty chain that verifies.
+ * Every tenant's chain holds at least its creation, so an empty chain of a
+ * known tenant is refused as broken too.
+ */
+export async function verifyAudit(db: Database, input: { tenantId: string | null }) {
+  const tenantId = input.tenantId;
+  if (tenantId === null) return verifyAuditChain(db, null);
+  if (!/^tnt_[A-Za-z0-9]{1,64}$/.test(tenantId)) {
+    throw new ZenError("VALIDATION_FAILED", { message: "--tenant-id must be a tenant id (tnt_…)" });
+  }
+  const known = await db.withTenant(tenantId, (tx) =>
+    tx.query<{ id: string }>("select id from tenants where id = $1", [tenantId]),
+  );
+  if (known.rows.length === 0) {
+    throw new ZenError("AUDIT_TENANT_UNKNOWN", {
+      message: `no tenant ${tenantId} in this database: check --tenant-id, and that --database-url or --data-dir names the installation it belongs to`,
+    });
+  }
+  const verdict = await verifyAuditChain(db, tenantId);
+  if (verdict.ok && verdict.count === 0) {
+    throw new ZenError("AUDIT_CHAIN_BROKEN", {
+      message: `tenant ${tenantId} exists but its audit chain is empty: its entries were removed`,
+    });
+  }
+  return verdict;
 }
 
 function checkProjectIds(req: { tenantId: unknown; projectId: unknown }): void {
@@ -135,7 +162,7 @@ export async function runOperation(
     case "user.grant":
       return grantUserRole(svc, req);
     case "audit.verify":
-      return verifyAudit(svc, { tenantId: req.tenantId });
+      return verifyAudit(svc.db, { tenantId: req.tenantId });
     case "join_token.create": {
       const t = await createJoinToken(svc.db, {
         workload: req.workload,

@@ -7,6 +7,7 @@ export {
   type RoleName,
   type RuntimeRoleFacts,
   type RuntimeRoleVerdict,
+  runtimeRoleWarnings,
 } from "./production.ts";
 export {
   API_KEY_ENVIRONMENTS,

@@ -178,6 +178,12 @@ export type RuntimeRoleVerdict = { ok: true } | { ok: false; problems: string[] 
  */
 export function checkRuntimeRole(report: RuntimeRoleFacts, profile: Profile): RuntimeRoleVerdict {
   if (profile !== "production") return { ok: true };
+  const problems = runtimeRoleProblems(report);
+  return problems.length === 0 ? { ok: true } : { ok: false, problems };
+}
+
+/** What makes the login role unfenced by Row Level Security; empty when nothing does. */
+export function runtimeRoleProblems(report: RuntimeRoleFacts): string[] {
   const who = `ZENMESH_DATABASE_URL (database.url): login role "${report.sessionUser}"`;
   const problems: string[] = [];
   if (report.sessionUser === "") problems.push(`${who} could not be identified`);
@@ -189,5 +195,18 @@ export function checkRuntimeRole(report: RuntimeRoleFacts, profile: Profile): Ru
       `${who} owns, or can SET ROLE to the owner of, tables (${tables}); connect as a role that does not own the schema`,
     );
   }
-  return problems.length === 0 ? { ok: true } : { ok: false, problems };
+  return problems;
+}
+
+/**
+ * The dev profile starts on such a role (a laptop's `postgres` login is the
+ * common case), but says so: what the production profile would refuse, as
+ * warnings for the start-up log.
+ */
+export function runtimeRoleWarnings(report: RuntimeRoleFacts, profile: Profile): string[] {
+  if (profile === "production") return [];
+  return runtimeRoleProblems(report).map(
+    (p) =>
+      `dev profile on an external PostgreSQL: ${p}. Row Level Security does not bind this login, so tenants are kept apart by the application alone; the production profile refuses to start like this`,
+  );
 }

@@ -53,7 +53,12 @@ export const ERROR_CODES = {
   QUOTA_EXCEEDED: 409,
   // Asymmetric providers: the source's secret is the provider's public key.
   SOURCE_SECRET_REQUIRED: 400,
-  SCHEME_CANNOT_SIGN: 409,
+  // Test sends, the CLI's flags and the audit check (issue 12, the newcomer's first hour).
+  // SCHEME_CANNOT_SIGN also answers sign() given a public key: only the provider signs.
+  SCHEME_CANNOT_SIGN: 422,
+  TEST_SEND_FAILED: 422,
+  UNKNOWN_FLAG: 400,
+  AUDIT_TENANT_UNKNOWN: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -107,8 +112,12 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   // Asymmetric providers.
   SOURCE_SECRET_REQUIRED:
     "This scheme's secret is the provider's public key, which only the provider can issue: pass it as `secret`.",
+  // Test sends, the CLI's flags and the audit check.
   SCHEME_CANNOT_SIGN:
-    "This source holds the provider's public key, not a signing key: only the provider can sign its webhooks.",
+    "This source holds the provider's public key, not a signing key: only the provider can sign its webhooks, so zenmesh cannot sign a test event for it.",
+  TEST_SEND_FAILED: "The ingester did not accept the test event.",
+  UNKNOWN_FLAG: "The command does not take that flag.",
+  AUDIT_TENANT_UNKNOWN: "No such tenant in this database.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

@@ -61,6 +61,7 @@ for (const kind of DRIVERS) {
           apiKeyEnvironment: "test",
           sessions: config.sessions,
         },
+        databaseWarnings: [],
         close: async () => {},
       };
       const identity = staticIdentity(await pki.issue("backend"));

@@ -30,6 +30,7 @@ import {
 import type { BackendDelivery } from "./backend-deliver.ts";
 import { ingestRoutes } from "./backend-ingest.ts";
 import type { Services } from "./services.ts";
+import { VERSION } from "./version.ts";
 
 export interface Heartbeat {
   role: string;
@@ -108,6 +109,7 @@ export async function startBackendMesh(
     toleranceSeconds: config.mesh.hopToleranceSeconds,
   });
   const heartbeats = new Map<string, Heartbeat>();
+  const startedAt = new Date().toISOString();
   const signed = config.mesh.hopSigning ? "required" : "optional";
 
   /** Whose each hop key is: the server refuses, on every signed route, a key that is not the peer's. */
@@ -185,7 +187,20 @@ export async function startBackendMesh(
       async handler(req) {
         const op = json<OperatorRequest>(req);
         try {
-          const status = () => ({ roles: [...heartbeats.values()] });
+          // The backend answers for itself: it sends no heartbeat, yet it is a role like the others.
+          const self: Heartbeat = {
+            role: "backend",
+            pid: process.pid,
+            version: VERSION,
+            startedAt,
+            receivedAt: new Date().toISOString(),
+            failures: 0,
+          };
+          // Roles not heard from are named too: a missing role must not look like one never configured.
+          const status = () => ({
+            roles: [self, ...heartbeats.values()],
+            silent: ROLE_PEERS.filter((r) => !heartbeats.has(r)),
+          });
           return { status: 200, body: await runOperation(svc, op, { status }) };
         } catch (err) {
           const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });

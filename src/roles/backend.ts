@@ -104,6 +104,7 @@ export async function startBackend(
     await api.listen({ host: config.api.host, port: opts.apiPort });
     const notice = trustProxyNotice(config.api.trustProxy, config.api.host);
     if (notice) logger.warn(notice);
+    for (const warning of services.databaseWarnings) logger.warn(warning);
     if (config.metrics.enabled) {
       metricsServer = await startMetricsServer({
         registry: metrics.registry,

@@ -6,7 +6,13 @@
  */
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { assertMigrationSafe, assertProductionSafe, type Config, checkRuntimeRole } from "../config/index.ts";
+import {
+  assertMigrationSafe,
+  assertProductionSafe,
+  type Config,
+  checkRuntimeRole,
+  runtimeRoleWarnings,
+} from "../config/index.ts";
 import { systemClock, ZenError } from "../core/index.ts";
 import { type DatabaseOptions, type OpenedDatabase, openDatabase, tenantFence } from "../db/index.ts";
 import type { TenancyDeps } from "../tenancy/index.ts";
@@ -18,6 +24,8 @@ export interface Services {
   db: OpenedDatabase;
   zenlock: ZenLock;
   tenancy: TenancyDeps;
+  /** What the production profile would refuse of the database login, said at start-up in dev. */
+  databaseWarnings: string[];
   /** Present when ZENMESH_REDIS_URL is set (rediss:// in production). */
   redis?: Redis | undefined;
   close(): Promise<void>;
@@ -79,12 +87,15 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     // Production migrates only when given the owner connection; otherwise `zenmesh migrate` does.
     migrate: opts.migrate ?? (config.profile === "dev" || config.database.ownerUrl !== undefined),
   });
+  let databaseWarnings: string[] = [];
   try {
     if (db.kind === "postgres") {
-      const verdict = checkRuntimeRole(await db.inspectRuntimeRole(), config.profile);
+      const report = await db.inspectRuntimeRole();
+      const verdict = checkRuntimeRole(report, config.profile);
       if (!verdict.ok) {
         throw new ZenError("CONFIG_INSECURE", { message: verdict.problems.join("; ") });
       }
+      databaseWarnings = runtimeRoleWarnings(report, config.profile);
     }
   } catch (err) {
     await db.close();
@@ -131,6 +142,7 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     zenlock,
     tenancy,
     redis,
+    databaseWarnings,
     async close() {
       redis?.disconnect();
       await db.close();

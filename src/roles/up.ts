@@ -7,7 +7,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config, RoleName } from "../config/index.ts";
+import { type Config, type RoleName, redactUrl } from "../config/index.ts";
 import type { BoxKeyPair } from "../deliver/box.ts";
 import { createEgressKeyFile, readEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { CertificateAuthority } from "../identity/index.ts";
@@ -234,6 +234,13 @@ export async function startUp(
   }
 }
 
+/** The database the system runs on, for the start-up banner: an external URL without its password. */
+export function databaseInUse(config: Config): string {
+  return config.database.url === undefined
+    ? `embedded PostgreSQL (PGlite) in ${join(config.dataDir, "pgdata")}`
+    : `external PostgreSQL at ${redactUrl(config.database.url)}`;
+}
+
 /** Runs until SIGINT/SIGTERM; a second signal exits at once. */
 export async function runUp(
   config: Config,
@@ -245,6 +252,7 @@ export async function runUp(
   out(
     `zenmesh ${VERSION} up on Node ${process.version} (profile ${config.profile}, data dir ${config.dataDir})`,
   );
+  out(`  database   ${databaseInUse(config)}`);
   const system = await startUp(config, logger, { args, out });
   for (const [name, url] of Object.entries(system.endpoints)) out(`  ${name.padEnd(10)} ${url}`);
   out(`ready in ${Date.now() - t0} ms; endpoints in ${endpointsPath(config.dataDir)}; Ctrl-C to stop`);

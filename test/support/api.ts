@@ -32,11 +32,14 @@ import {
   type TenancyDeps,
 } from "../../src/tenancy/index.ts";
 import { generateMasterKey, parseMasterKeyRing, ZenLock } from "../../src/zenlock/index.ts";
+import { startApiIngest } from "./api-ingest.ts";
 import { freshDatabase, type TestDatabase } from "./db.ts";
 
 export interface TestApi {
   t: TestDatabase;
   url: string;
+  /** The ingest listener's base URL, when started with `ingest: true`. */
+  ingestUrl?: string;
   /** The metrics listener's base URL, when started with `metrics: true`. */
   metricsUrl?: string;
   /** Tenancy services, plus the ingest base URL sources are shown under and the egress box key. */
@@ -122,6 +125,8 @@ export interface TestApiOptions {
   /** Also serve the metrics listener, on a free loopback port (`metricsUrl`). */
   metrics?: boolean;
   quotas?: ProjectQuotas;
+  /** Serve a real ingest listener over the same database, and show sources under its URL (`ingestUrl`). */
+  ingest?: boolean;
 }
 
 export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}): Promise<TestApi> {
@@ -129,13 +134,14 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
   const clock = fixedClock(Date.now());
   const logs = captureLogs();
   const egressBox = generateBoxKeyPair();
+  let ingestBaseUrl = TEST_INGEST_BASE_URL;
   const tenancy: TenancyDeps & Pick<SourceDeps, "ingestBaseUrl"> & Pick<DeliverDeps, "egressBoxKey"> = {
     db: t.db,
     zenlock: new ZenLock({ masterKeys: parseMasterKeyRing(generateMasterKey(), "test") }),
     clock,
     apiKeyEnvironment: "test",
     sessions: { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
-    ingestBaseUrl: () => TEST_INGEST_BASE_URL,
+    ingestBaseUrl: () => ingestBaseUrl,
     egressBoxKey: () => egressBox.publicKey,
     ...(opts.quotas ? { quotas: opts.quotas } : {}),
   };
@@ -165,6 +171,8 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
         logger: logs.logger,
       })
     : undefined;
+  const ingest = opts.ingest ? await startApiIngest(tenancy) : undefined;
+  if (ingest) ingestBaseUrl = ingest.url;
   const bodies: string[] = [];
   const operator = { type: "operator", id: "test" } as const;
 
@@ -172,6 +180,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     t,
     url,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
+    ...(ingest ? { ingestUrl: ingest.url } : {}),
     tenancy,
     egressBox,
     clock,
@@ -273,6 +282,7 @@ export async function startTestApi(kind: DriverKind, opts: TestApiOptions = {}):
     },
     async close() {
       await metricsServer?.close();
+      await ingest?.close();
       await app.close();
       await t.close();
     },

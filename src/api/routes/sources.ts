@@ -1,13 +1,14 @@
 import { z } from "zod";
 import {
   createSource,
-  createSourceInput,
+  createSourceBody,
   deleteSource,
   getSource,
   listSources,
   rotateSecretInput,
   rotateSourceSecret,
   type SourceDeps,
+  sendTestEvent,
   updateSource,
   updateSourceInput,
 } from "../../ingest/sources/index.ts";
@@ -41,6 +42,13 @@ const source = z.object({
 });
 const withSecret = source.extend({ secret: z.string() });
 
+const testSent = z.object({
+  event_id: z.string(),
+  duplicate: z.boolean(),
+  scheme: z.enum(SCHEME_NAMES),
+  ingest_url: z.string(),
+});
+
 const projectParams = z.strictObject({ project_id: idParam("prj") });
 const sourceParams = z.strictObject({ project_id: idParam("prj"), source_id: idParam("src") });
 
@@ -62,7 +70,7 @@ export function sourceRoutes(
     tag: "sources",
     auth: true,
     params: projectParams,
-    body: createSourceInput,
+    body: createSourceBody,
     responses: { 201: { description: "Created", schema: withSecret } },
     async handler(req, reply, { params, body }) {
       const ctx = await projectContext(rc.auth, req, params.project_id);
@@ -157,6 +165,22 @@ export function sourceRoutes(
       const { source: view, secret } = await asBody(rotateSourceSecret(deps, ctx, params.source_id, body));
       reply.header("cache-control", "no-store");
       return { ...view, secret };
+    },
+  });
+
+  defineRoute(rc, {
+    method: "POST",
+    url: "/v1/projects/:project_id/sources/:source_id/test",
+    operationId: "testSource",
+    summary:
+      "Send the provider's sample event, signed with the source's current secret, to its ingest URL; returns the stored event's id",
+    tag: "sources",
+    auth: true,
+    params: sourceParams,
+    responses: { 200: { description: "The ingester accepted the sample", schema: testSent } },
+    async handler(req, _reply, { params }) {
+      const ctx = await projectContext(rc.auth, req, params.project_id);
+      return sendTestEvent(deps, ctx, params.source_id);
     },
   });
 }

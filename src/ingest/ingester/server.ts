@@ -35,6 +35,7 @@ import { headerMap, mediaType, readBody } from "./request.ts";
 import type { SourceCache } from "./source-cache.ts";
 import { createVerifyPool, type VerifyPool } from "./verify-pool.ts";
 
+const HEALTH_PATH = "/healthz";
 const PATH = /^\/e\/([^/?#]{1,64})(?:\?.*)?$/;
 const DEFAULT_MAX_BODY = 1024 * 1024;
 /** How long a connection over a cap may stay open for its answer. */
@@ -277,6 +278,54 @@ function answer(res: ServerResponse, outcomes: IngestOutcome[], batch: boolean, 
   reply(res, 202, { events }, h);
 }
 
+/**
+ * `GET /healthz`, for load balancers: 200 once the source directory is loaded
+ * (webhooks can be verified), 503 before. It reads no source, takes no share
+ * of the admission caps' body bytes and is not counted as a webhook outcome.
+ */
+function health(res: ServerResponse, ready: boolean) {
+  if (res.req.method === "HEAD") {
+    res.writeHead(ready ? 200 : 503, { "cache-control": "no-store" }).end();
+    return;
+  }
+  reply(res, ready ? 200 : 503, { status: ready ? "ok" : "starting" });
+}
+
+/**
+ * One line per webhook: a refusal at info (an operator wiring a provider sees
+ * why it was refused at the default level), an acceptance at debug. Only the
+ * source id, scheme, event id and the refusal's code and reason are logged;
+ * an unknown source's id is the caller's text and is not repeated.
+ */
+function logOutcome(
+  logger: Logger,
+  o: {
+    correlationId: string;
+    source: SourceSnapshot | undefined;
+    eventId: string | undefined;
+    outcome: string;
+    reason: string | undefined;
+    ms: number;
+  },
+) {
+  const fields = {
+    correlation_id: o.correlationId,
+    source_id: o.source?.id ?? null,
+    scheme: o.source?.scheme ?? null,
+    ms: o.ms,
+  };
+  if (o.eventId !== undefined) {
+    logger.debug({ ...fields, event_id: o.eventId, outcome: o.outcome }, "webhook accepted");
+  } else if (o.outcome === "empty") {
+    logger.debug({ ...fields, outcome: o.outcome }, "webhook accepted");
+  } else {
+    logger.info(
+      { ...fields, outcome: o.outcome, ...(o.reason === undefined ? {} : { reason: o.reason }) },
+      "webhook refused",
+    );
+  }
+}
+
 export async function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
   // Work done for an unknown source, so its answer takes as long as a bad signature's.
   const decoyKey = randomBytes(32);
@@ -294,6 +343,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     const correlationId = correlationIdFrom(req.headers);
     const started = performance.now();
     let outcome = "error";
+    // What the outcome's log line may say: metadata the server decided, never header values or bodies.
+    let known: SourceSnapshot | undefined;
+    let eventId: string | undefined;
+    let reason: string | undefined;
     const client = clientKey(req.socket.remoteAddress);
     const reservation = admission.reserve(client);
     try {
@@ -308,6 +361,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         throw new ZenError("UNAVAILABLE", { headers: { "retry-after": "2" } });
       }
       const source = opts.sources.get(m[1]!);
+      known = source;
       if (!source?.enabled) {
         const body = await readBody(req, DEFAULT_MAX_BODY, reservation);
         hmacSha256(decoyKey, body);
@@ -339,10 +393,13 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         throw new ZenError("UNAVAILABLE", { cause: err, headers: { "retry-after": "5" } });
       }
       outcome = outcomes.length === 1 ? outcomes[0]!.status : "batch";
+      const first = outcomes[0];
+      if (first && (first.status === "stored" || first.status === "duplicate")) eventId = first.eventId;
       answer(res, outcomes, mode === "batch", correlationId);
     } catch (err) {
       const z = isZenError(err) ? err : new ZenError("INTERNAL", { cause: err });
       outcome = z.code;
+      if (typeof z.details?.reason === "string") reason = z.details.reason;
       if (z.status >= 500 && z.code !== "UNAVAILABLE") {
         opts.logger.error({ correlation_id: correlationId, err: z.cause ?? z }, "ingest failed");
       }
@@ -350,14 +407,22 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     } finally {
       reservation.release();
       opts.onOutcome?.(outcome);
-      opts.logger.debug(
-        { correlation_id: correlationId, outcome, ms: Math.round((performance.now() - started) * 10) / 10 },
-        "ingest",
-      );
+      logOutcome(opts.logger, {
+        correlationId,
+        source: known,
+        eventId,
+        outcome,
+        reason,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
     }
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === HEALTH_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      health(res, opts.sources.ready());
+      return;
+    }
     handle(req, res).catch((err: unknown) => {
       opts.logger.error({ err }, "ingest handler crashed");
       if (!res.headersSent) res.destroy();

@@ -18,7 +18,7 @@ import { type IngestServer, type IngestServerOptions, startIngestServer } from "
 import type { SourceCache } from "./source-cache.ts";
 
 export type TestIngestOptions = Partial<
-  Omit<IngestServerOptions, "sources" | "batcher" | "logger" | "clock" | "host" | "port">
+  Omit<IngestServerOptions, "sources" | "batcher" | "clock" | "host" | "port">
 >;
 
 export interface TestIngest {

@@ -99,6 +99,14 @@ export interface SignatureScheme {
   verify(input: VerifyInput): VerifyResult;
   /** Never throws: garbage in, a fallback type out. */
   describe(input: DescribeInput): EventFacts;
+  /**
+   * `false` for a scheme zenmesh cannot sign for: one whose source holds only
+   * what verifies (an asymmetric provider's public key), not what signs.
+   * Test sends refuse such a source with SCHEME_CANNOT_SIGN, and `sign()` is
+   * then only ever called by tests holding the provider's private key.
+   * Absent: the source's secret signs, and `sign()` signs like the provider.
+   */
+  readonly signs?: false;
   /** The headers the provider would send for this body, lower-case names. */
   sign(input: SignInput): Record<string, string>;
   /** A fresh secret in the provider's format. */

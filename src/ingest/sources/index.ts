@@ -9,6 +9,7 @@ export { createSource } from "./create.ts";
 export { deleteSource } from "./delete.ts";
 export {
   type CreateSourceInput,
+  createSourceBody,
   createSourceInput,
   DEFAULT_CONTENT_TYPES,
   DEFAULT_MAX_BODY_BYTES,
@@ -28,4 +29,12 @@ export {
   SNAPSHOT_PAGE_SIZE,
   type SourceChanges,
 } from "./snapshot.ts";
+export {
+  assertSchemeSigns,
+  sampleRequest,
+  sendTestEvent,
+  TEST_SENDS_PER_HOUR,
+  type TestSendDeps,
+  type TestSendResult,
+} from "./test-send.ts";
 export { updateSource } from "./update.ts";

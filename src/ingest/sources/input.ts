@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { shownName } from "../../core/index.ts";
-import { CLOUDEVENTS_MODES, SCHEME_NAMES } from "../types.ts";
+import { SCHEMES } from "../schemes/index.ts";
+import { CLOUDEVENTS_MODES, SCHEME_NAMES, type SchemeName } from "../types.ts";
 
 export const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -73,10 +74,41 @@ export const createSourceInput = z.strictObject({
   cloudevents: f.cloudevents.optional(),
 });
 
+/**
+ * A source's creation as the HTTP route takes it: one variant per scheme in
+ * the registry, each with that scheme's own settings schema, told apart by
+ * `scheme`. Validation then names the failing setting (`body.settings.header`),
+ * and the OpenAPI document shows every scheme's settings, including schemes
+ * added later, with no edit here. The action still checks the settings
+ * (checkSettings) and their size, for callers other than the route.
+ */
+function createVariant(name: SchemeName) {
+  const scheme = SCHEMES[name];
+  return createSourceInput
+    .extend({
+      scheme: z.literal(name),
+      settings: scheme.settings.optional().meta({
+        description: `Settings of the ${name} scheme (${scheme.provider.title}; signature as in ${scheme.provider.docs}). Omitted: the defaults.`,
+      }),
+    })
+    .meta({ title: `${scheme.provider.title} (${name})` });
+}
+type CreateVariant = ReturnType<typeof createVariant>;
+
+export const createSourceBody = z
+  .discriminatedUnion(
+    "scheme",
+    SCHEME_NAMES.map(createVariant) as unknown as [CreateVariant, ...CreateVariant[]],
+  )
+  .meta({ discriminator: { propertyName: "scheme" } });
+
 export const updateSourceInput = z
   .strictObject({
     name: f.name.optional(),
-    settings: f.settings.optional(),
+    settings: f.settings.optional().meta({
+      description:
+        "Replaces the settings whole; validated by the source's own scheme (the settings of each scheme are in createSource's body)",
+    }),
     signature_required: f.signature_required.optional(),
     allow_plain_http: f.allow_plain_http.optional(),
     client_cert_pins: f.client_cert_pins.optional(),
