@@ -139,6 +139,8 @@ export function ecdsaScheme(entry: EcdsaEntry): SignatureScheme {
   return {
     name: entry.name,
     provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
+    // The source holds the provider's public key: only the provider signs (test sends are refused).
+    signs: false,
     settings: z.strictObject({}).prefault({}),
     verify: verifyRequest,
     describe: (input) => describeFromEntry(entry, input),

@@ -48,17 +48,22 @@ export function assertSchemeSigns(scheme: SignatureScheme): void {
   }
 }
 
-/** The request a provider would make for its sample event, signed with `secret`. */
+/**
+ * The request a provider would make for its sample event to `url`, signed with
+ * `secret` (schemes that sign the URL called sign this one; a sample whose
+ * provider signs a time inside the body is built for `now`).
+ */
 export function sampleRequest(
   scheme: SignatureScheme,
   secret: string,
   settings: Record<string, unknown>,
   now: Date,
+  url: string,
 ): { body: Buffer; headers: Record<string, string> } {
   assertSchemeSigns(scheme);
   const sample = scheme.provider.sample;
-  const body = Buffer.from(sample.body, "utf8");
-  const signed = scheme.sign({ secret, body, now, settings });
+  const body = Buffer.from(sample.bodyAt?.(now) ?? sample.body, "utf8");
+  const signed = scheme.sign({ secret, body, now, settings, url });
   return {
     body,
     headers: {
@@ -122,7 +127,12 @@ export async function sendTestEvent(
     return { source, secret };
   });
   const url = toView(deps, source, []).ingest_url;
-  return deliver(deps, source, url, sampleRequest(getScheme(source.scheme), secret, source.settings, now));
+  return deliver(
+    deps,
+    source,
+    url,
+    sampleRequest(getScheme(source.scheme), secret, source.settings, now, url),
+  );
 }
 
 /**
