@@ -114,6 +114,13 @@ export interface IngestItem {
   deliveryId: string | null;
   signature: string | null;
   /**
+   * The provider's id for the event, the same across its retries
+   * (EventFacts.idempotencyKey): remembered for the whole dedupe window, so a
+   * retry with a fresh signature is answered with the first event's id and a
+   * different body under it is refused. Absent means null.
+   */
+  idempotencyKey?: string | null;
+  /**
    * Whether the signature covers a timestamp. Without one the same request
    * verifies forever, so its signature is remembered for the whole dedupe
    * window. Absent means false.
