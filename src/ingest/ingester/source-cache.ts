@@ -5,6 +5,16 @@
  * commit (the backend answers within a second of a change), so verification
  * needs no round trip. Until the first snapshot arrives the ingester is not
  * ready and answers 503.
+ *
+ * A change made through the API a moment ago may not have arrived yet when
+ * the provider's next delivery does (a PATCH adding a media type, a new
+ * source): before refusing a request for what its snapshot says, the
+ * ingester asks for changes at once (`refresh`), so an update that committed
+ * before the request was sent decides it. The one poll loop does that fetch
+ * (it cuts its long-poll short), so answers are applied in order and an older
+ * answer never overwrites a newer one; refreshes asked while a fetch is in
+ * flight share the next one, so a flood of refusals costs the backend one
+ * fetch per round trip at most.
  */
 import type { Logger } from "../../log/index.ts";
 import type { InternalClient } from "../../mesh/index.ts";
@@ -24,6 +34,11 @@ export interface SourceCache {
   size(): number;
   /** Resolves once the first full snapshot is in. */
   whenReady(): Promise<void>;
+  /**
+   * Fetches the changes committed until now, at once; resolves when they are
+   * applied (or the fetch failed: the snapshot then stays as it was).
+   */
+  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -32,6 +47,8 @@ export function createSourceCache(opts: {
   logger: Logger;
   /** How long the backend may hold a poll open. */
   waitSeconds?: number;
+  /** Least time between two fetches made for refreshes (default 100 ms). */
+  refreshFloorMs?: number;
 }): SourceCache {
   const sources = new Map<string, SourceSnapshot>();
   let revision = 0;
@@ -43,7 +60,14 @@ export function createSourceCache(opts: {
     markReady = r;
   });
   const wait = opts.waitSeconds ?? 20;
+  // Refresh fetches start at most this often, however many refusals ask for one.
+  const refreshFloorMs = opts.refreshFloorMs ?? 100;
+  let lastRefreshAt = 0;
   const stop = new AbortController();
+  // Refreshes asked for: served by the next fetch that starts after they were asked.
+  let asked: (() => void)[] = [];
+  // Aborts the long-poll in flight (not the loop) so a refresh does not wait for it.
+  let cutShort: AbortController | undefined;
 
   const apply = (c: SourceChanges) => {
     for (const s of c.upserts) sources.set(s.id, s);
@@ -53,9 +77,18 @@ export function createSourceCache(opts: {
 
   const loop = async () => {
     while (!closed) {
+      if (asked.length > 0 && isReady) {
+        const due = lastRefreshAt + refreshFloorMs - Date.now();
+        if (due > 0) await new Promise((r) => setTimeout(r, due));
+        lastRefreshAt = Date.now();
+      }
+      const serving = asked;
+      asked = [];
+      const poll = new AbortController();
       try {
-        // The first call (and any call with more to fetch) must not wait.
-        const w = isReady ? wait : 0;
+        // The first call, a refresh and any call with more to fetch must not wait.
+        const w = isReady && serving.length === 0 ? wait : 0;
+        cutShort = w > 0 ? poll : undefined;
         // The backend holds the poll for up to `w` seconds: the deadline must outlast it.
         const r = await opts.backend.request(
           "GET",
@@ -64,9 +97,10 @@ export function createSourceCache(opts: {
           {},
           {
             timeoutMs: (w + 10) * 1000,
-            signal: stop.signal,
+            signal: AbortSignal.any([stop.signal, poll.signal]),
           },
         );
+        cutShort = undefined;
         if (r.status !== 200) throw new Error(`the backend answered ${r.status}`);
         const changes = r.json<SourceChanges>();
         apply(changes);
@@ -76,8 +110,13 @@ export function createSourceCache(opts: {
         }
         if (failures > 0) opts.logger.info({ revision }, "source updates flowing again");
         failures = 0;
+        for (const done of serving) done();
       } catch (err) {
+        cutShort = undefined;
+        for (const done of serving) done();
         if (closed) break;
+        // Cut short for a refresh: not a failure, and the next fetch starts at once.
+        if (poll.signal.aborted) continue;
         failures++;
         if (failures === 1) opts.logger.warn({ err }, "could not fetch source updates; retrying");
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(failures, 5))));
@@ -92,8 +131,17 @@ export function createSourceCache(opts: {
     revision: () => revision,
     size: () => sources.size,
     whenReady: () => readyPromise,
+    refresh() {
+      if (closed) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        asked.push(resolve);
+        cutShort?.abort();
+      });
+    },
     close() {
       closed = true;
+      for (const done of asked) done();
+      asked = [];
       stop.abort();
     },
   };
