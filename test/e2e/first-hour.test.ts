@@ -40,7 +40,7 @@ describe("a newcomer's first hour, through zenmesh up", () => {
       ...body,
     });
     assert.equal(r.status, 201, r.text);
-    return r.json as { id: string; ingest_url: string; secret: string };
+    return r.json as { id: string; ingest_url: string; secret: string; content_types: string[] };
   };
 
   test("a new source, and a PATCH adding a media type, decide the very next delivery", async () => {
