@@ -14,6 +14,10 @@ export const SCHEME_NAMES = [
   "standard-webhooks",
   "generic-hmac",
   "zenmesh",
+  // Providers with an endpoint check (handshake) answered by their scheme.
+  "zoom",
+  "twitch",
+  "meta",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

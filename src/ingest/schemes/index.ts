@@ -2,6 +2,9 @@
  * The signature schemes, keyed by name. Every scheme implements
  * SignatureScheme; shared.test.ts runs one suite against each.
  */
+import { meta } from "../providers/meta.ts";
+import { twitch } from "../providers/twitch.ts";
+import { zoom } from "../providers/zoom.ts";
 import type { SchemeName } from "../types.ts";
 import { genericHmac } from "./generic-hmac.ts";
 import { github } from "./github.ts";
@@ -25,6 +28,9 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   "standard-webhooks": standardWebhooks,
   "generic-hmac": genericHmac,
   zenmesh,
+  zoom,
+  twitch,
+  meta,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

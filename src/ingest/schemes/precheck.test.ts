@@ -14,11 +14,17 @@ const NOW = new Date("2026-03-01T12:00:00.000Z");
 const TOLERANCE = 300;
 const BODY = Buffer.from('{"id":"evt_1","type":"thing.happened"}');
 
+/** Schemes whose settings have required fields. */
+const REQUIRED_SETTINGS: Partial<Record<SchemeName, SchemeSettings>> = {
+  "generic-hmac": { header: "x-signature" },
+  meta: { verify_token: "a-verify-token-typed-in-meta" },
+};
+
 const CASES: { label: string; name: SchemeName; settings: SchemeSettings; secret: string }[] = [
   ...(Object.keys(SCHEMES) as SchemeName[]).map((name) => ({
     label: name,
     name,
-    settings: name === "generic-hmac" ? { header: "x-signature" } : {},
+    settings: REQUIRED_SETTINGS[name] ?? {},
     secret: SCHEMES[name].generateSecret(),
   })),
   { label: "gitlab (signing token)", name: "gitlab", settings: {}, secret: generateStandardWebhooksSecret() },

@@ -71,6 +71,24 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     timestamped: false,
   },
   zenmesh: { ...base("zenmesh"), signatureHeader: "x-zen-signature", timestamped: true },
+  zoom: {
+    ...base("zoom"),
+    signatureHeader: "x-zm-signature",
+    timestampHeader: "x-zm-request-timestamp",
+    timestamped: true,
+  },
+  twitch: {
+    ...base("twitch"),
+    signatureHeader: "twitch-eventsub-message-signature",
+    timestampHeader: "twitch-eventsub-message-timestamp",
+    timestamped: true,
+  },
+  meta: {
+    ...base("meta"),
+    settings: { verify_token: "a-verify-token-typed-in-meta" },
+    signatureHeader: "x-hub-signature-256",
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [
