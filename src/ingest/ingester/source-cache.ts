@@ -12,9 +12,9 @@
  * ingester asks for changes at once (`refresh`), so an update that committed
  * before the request was sent decides it. The one poll loop does that fetch
  * (it cuts its long-poll short), so answers are applied in order and an older
- * answer never overwrites a newer one; refreshes asked while a fetch is in
- * flight share the next one, so a flood of refusals costs the backend one
- * fetch per round trip at most.
+ * answer never overwrites a newer one. Refreshes asked while a refresh fetch
+ * is in flight join it, and refresh fetches start at most every 50 ms, so a
+ * flood of refusals costs the backend one fetch at a time, at most twenty a second.
  */
 import type { Logger } from "../../log/index.ts";
 import type { InternalClient } from "../../mesh/index.ts";
@@ -47,7 +47,7 @@ export function createSourceCache(opts: {
   logger: Logger;
   /** How long the backend may hold a poll open. */
   waitSeconds?: number;
-  /** Least time between two fetches made for refreshes (default 100 ms). */
+  /** Least time between the starts of two fetches made for refreshes (default 50 ms). */
   refreshFloorMs?: number;
 }): SourceCache {
   const sources = new Map<string, SourceSnapshot>();
@@ -61,11 +61,13 @@ export function createSourceCache(opts: {
   });
   const wait = opts.waitSeconds ?? 20;
   // Refresh fetches start at most this often, however many refusals ask for one.
-  const refreshFloorMs = opts.refreshFloorMs ?? 100;
+  const refreshFloorMs = opts.refreshFloorMs ?? 50;
   let lastRefreshAt = 0;
   const stop = new AbortController();
   // Refreshes asked for: served by the next fetch that starts after they were asked.
   let asked: (() => void)[] = [];
+  // The refreshes the fetch in flight serves, while it is one made for refreshes: later ones join it.
+  let joining: (() => void)[] | undefined;
   // Aborts the long-poll in flight (not the loop) so a refresh does not wait for it.
   let cutShort: AbortController | undefined;
 
@@ -88,6 +90,7 @@ export function createSourceCache(opts: {
       try {
         // The first call, a refresh and any call with more to fetch must not wait.
         const w = isReady && serving.length === 0 ? wait : 0;
+        joining = serving.length > 0 ? serving : undefined;
         cutShort = w > 0 ? poll : undefined;
         // The backend holds the poll for up to `w` seconds: the deadline must outlast it.
         const r = await opts.backend.request(
@@ -101,6 +104,7 @@ export function createSourceCache(opts: {
           },
         );
         cutShort = undefined;
+        joining = undefined;
         if (r.status !== 200) throw new Error(`the backend answered ${r.status}`);
         const changes = r.json<SourceChanges>();
         apply(changes);
@@ -113,6 +117,7 @@ export function createSourceCache(opts: {
         for (const done of serving) done();
       } catch (err) {
         cutShort = undefined;
+        joining = undefined;
         for (const done of serving) done();
         if (closed) break;
         // Cut short for a refresh: not a failure, and the next fetch starts at once.
@@ -134,8 +139,12 @@ export function createSourceCache(opts: {
     refresh() {
       if (closed) return Promise.resolve();
       return new Promise<void>((resolve) => {
-        asked.push(resolve);
-        cutShort?.abort();
+        // Under a burst of refusals, one fetch in flight serves them all: the backend sees one at a time.
+        if (joining !== undefined) joining.push(resolve);
+        else {
+          asked.push(resolve);
+          cutShort?.abort();
+        }
       });
     },
     close() {
