@@ -1,8 +1,8 @@
 /**
  * A newcomer's first hour with real providers, through `zenmesh up` (the API,
  * the backend and the ingester as separate processes, over the mesh): a
- * source changed through the API takes effect for the very next delivery, a
- * brand-new source answers at once, Slack's url_verification is answered and
+ * source changed through the API takes effect for the very next delivery (a
+ * media type added, a secret rotated), a brand-new source answers at once, Slack's url_verification is answered and
  * never becomes an event, GitHub's default form encoding is stored as its
  * JSON payload, and GitHub's Redeliver gets a 2xx with the first id.
  */
@@ -76,6 +76,23 @@ describe("a newcomer's first hour, through zenmesh up", () => {
       plain,
     );
     assert.equal(accepted.status, 202, accepted.text);
+
+    // A rotation with no overlap: the new secret verifies at once, and the old one no longer.
+    const rotated = await z.call("POST", `/v1/projects/${z.projectId}/sources/${sw.id}/rotate-secret`, {
+      overlap_seconds: 0,
+    });
+    assert.equal(rotated.status, 200, rotated.text);
+    const fresh = JSON.stringify({ rotated: randomUUID() });
+    const signedBy = async (secret: string) => ({
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": await octokitSign(secret, fresh),
+    });
+    const withNew = await post(sw.ingest_url, await signedBy(rotated.json.secret), fresh);
+    assert.equal(withNew.status, 202, withNew.text);
+    const withOld = await post(sw.ingest_url, await signedBy(sw.secret), JSON.stringify({ old: 1 }));
+    assert.equal(withOld.status, 401, withOld.text);
   });
 
   test("Slack's signed url_verification is answered with its challenge; unsigned, 401; neither is an event", async () => {

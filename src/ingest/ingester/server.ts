@@ -389,7 +389,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         if (newer?.enabled && accepts(newer)) source = newer;
       }
       const accepted = accepts(source);
-      // A provider's check may come in a media type its events do not use (Graph's is text/plain).
+      // A provider's check may come in a media type its events do not use: the scheme sees it first.
       if (!accepted && scheme.handshake === undefined) throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
       const headers = headerMap(req);
       const now = opts.clock.now();
@@ -425,7 +425,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       }
       if (get) throw notAllowed();
       if (!accepted || requestType === undefined) throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
-      const mode = modeOf(source, headers);
+      let mode = modeOf(source, headers);
       let verifiedBody: Awaited<ReturnType<typeof verify>>;
       try {
         verifiedBody = await verify(pool, source, headers, read, now, maxSecrets);
@@ -437,6 +437,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
             : undefined;
         if (newer?.enabled !== true || !accepts(newer)) throw err;
         source = newer;
+        mode = modeOf(source, headers);
         verifiedBody = await verify(pool, source, headers, read, now, maxSecrets);
       }
       const { verified } = verifiedBody;
