@@ -15,6 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { startTestIngest, type TestIngest } from "../ingester/testing.ts";
 import { getScheme } from "../schemes/index.ts";
@@ -270,8 +271,22 @@ describe("endpoint checks through the ingest listener", () => {
     }
     const markup = await send(mt, { method: "GET", query: query(META.verifyToken, "%3Cscript%3E") });
     assert.equal(markup.status, 400, markup.text);
-    // Not Meta's check (no hub.mode=subscribe), or a GET with a body: refused as any GET.
+    // Not Meta's check (no hub.mode=subscribe): refused as any GET.
     assert.equal((await send(mt, { method: "GET", query: "?hub.challenge=1" })).status, 405);
+    // Meta's check has no body: a GET carrying one is not read past its declared length.
+    const withBody = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${ingest.url}/e/${mt.id}${query(META.verifyToken)}`,
+        { method: "GET", headers: { "content-length": "5" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end("hello");
+    });
+    assert.equal(withBody, 413);
     assert.deepEqual(await eventsOf(mt), [], "no check became an event");
 
     const unsigned = await send(mt, { body: META.body });
