@@ -8,13 +8,14 @@
  *
  * A change made through the API a moment ago may not have arrived yet when
  * the provider's next delivery does (a PATCH adding a media type, a new
- * source): before refusing a request for what its snapshot says, the
- * ingester asks for changes at once (`refresh`), so an update that committed
- * before the request was sent decides it. The one poll loop does that fetch
- * (it cuts its long-poll short), so answers are applied in order and an older
- * answer never overwrites a newer one. Refreshes asked while a refresh fetch
- * is in flight join it, and refresh fetches start at most every 50 ms, so a
- * flood of refusals costs the backend one fetch at a time, at most twenty a second.
+ * source, a rotated secret): before refusing a request for what its snapshot
+ * says, the ingester asks for the changes committed until now (`refresh`), a
+ * fetch that does not wait, beside the long-poll. Answers may then arrive out
+ * of order, so they apply monotonically: an upsert never replaces a newer
+ * revision of its source, and a source deleted stays deleted against any
+ * answer read before the deletion (ids are never reused). Refreshes asked
+ * while one is in flight share the one that starts after it: the backend
+ * sees one refresh at a time, however many refusals ask.
  */
 import type { Logger } from "../../log/index.ts";
 import type { InternalClient } from "../../mesh/index.ts";
@@ -47,8 +48,6 @@ export function createSourceCache(opts: {
   logger: Logger;
   /** How long the backend may hold a poll open. */
   waitSeconds?: number;
-  /** Least time between the starts of two fetches made for refreshes (default 50 ms). */
-  refreshFloorMs?: number;
 }): SourceCache {
   const sources = new Map<string, SourceSnapshot>();
   let revision = 0;
@@ -60,38 +59,58 @@ export function createSourceCache(opts: {
     markReady = r;
   });
   const wait = opts.waitSeconds ?? 20;
-  // Refresh fetches start at most this often, however many refusals ask for one.
-  const refreshFloorMs = opts.refreshFloorMs ?? 50;
-  let lastRefreshAt = 0;
   const stop = new AbortController();
-  // Refreshes asked for: served by the next fetch that starts after they were asked.
-  let asked: (() => void)[] = [];
-  // The refreshes the fetch in flight serves, while it is one made for refreshes: later ones join it.
-  let joining: (() => void)[] | undefined;
-  // Aborts the long-poll in flight (not the loop) so a refresh does not wait for it.
-  let cutShort: AbortController | undefined;
 
+  // Deleted ids, with the revision of the answer that deleted them: no answer read earlier brings one back.
+  const deleted = new Map<string, number>();
   const apply = (c: SourceChanges) => {
-    for (const s of c.upserts) sources.set(s.id, s);
-    for (const id of c.deletes) sources.delete(id);
+    for (const s of c.upserts) {
+      const held = sources.get(s.id);
+      if (held !== undefined && held.revision > s.revision) continue;
+      const gone = deleted.get(s.id);
+      if (gone !== undefined && gone >= s.revision) continue;
+      sources.set(s.id, s);
+    }
+    for (const id of c.deletes) {
+      sources.delete(id);
+      deleted.set(id, Math.max(deleted.get(id) ?? 0, c.revision));
+    }
     revision = Math.max(revision, c.revision);
+  };
+
+  // The refresh fetch in flight (and when it started), and the one that follows it for those who asked since.
+  let current: { startedAt: number; done: Promise<void> } | undefined;
+  let next: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    const done = fetchNow().finally(() => {
+      current = undefined;
+    });
+    current = { startedAt: performance.now(), done };
+    return done;
+  };
+  const fetchNow = async (): Promise<void> => {
+    try {
+      const r = await opts.backend.request(
+        "GET",
+        `/internal/sources?since=${revision}&wait=0`,
+        undefined,
+        {},
+        {
+          timeoutMs: 10_000,
+          signal: stop.signal,
+        },
+      );
+      if (r.status === 200) apply(r.json<SourceChanges>());
+    } catch {
+      // The long-poll reports an unreachable backend; a refusal is then answered from the snapshot held.
+    }
   };
 
   const loop = async () => {
     while (!closed) {
-      if (asked.length > 0 && isReady) {
-        const due = lastRefreshAt + refreshFloorMs - Date.now();
-        if (due > 0) await new Promise((r) => setTimeout(r, due));
-        lastRefreshAt = Date.now();
-      }
-      const serving = asked;
-      asked = [];
-      const poll = new AbortController();
       try {
-        // The first call, a refresh and any call with more to fetch must not wait.
-        const w = isReady && serving.length === 0 ? wait : 0;
-        joining = serving.length > 0 ? serving : undefined;
-        cutShort = w > 0 ? poll : undefined;
+        // The first call (and any call with more to fetch) must not wait.
+        const w = isReady ? wait : 0;
         // The backend holds the poll for up to `w` seconds: the deadline must outlast it.
         const r = await opts.backend.request(
           "GET",
@@ -100,11 +119,9 @@ export function createSourceCache(opts: {
           {},
           {
             timeoutMs: (w + 10) * 1000,
-            signal: AbortSignal.any([stop.signal, poll.signal]),
+            signal: stop.signal,
           },
         );
-        cutShort = undefined;
-        joining = undefined;
         if (r.status !== 200) throw new Error(`the backend answered ${r.status}`);
         const changes = r.json<SourceChanges>();
         apply(changes);
@@ -114,14 +131,8 @@ export function createSourceCache(opts: {
         }
         if (failures > 0) opts.logger.info({ revision }, "source updates flowing again");
         failures = 0;
-        for (const done of serving) done();
       } catch (err) {
-        cutShort = undefined;
-        joining = undefined;
-        for (const done of serving) done();
         if (closed) break;
-        // Cut short for a refresh: not a failure, and the next fetch starts at once.
-        if (poll.signal.aborted) continue;
         failures++;
         if (failures === 1) opts.logger.warn({ err }, "could not fetch source updates; retrying");
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(failures, 5))));
@@ -137,20 +148,20 @@ export function createSourceCache(opts: {
     size: () => sources.size,
     whenReady: () => readyPromise,
     refresh() {
-      if (closed) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        // Under a burst of refusals, one fetch in flight serves them all: the backend sees one at a time.
-        if (joining !== undefined) joining.push(resolve);
-        else {
-          asked.push(resolve);
-          cutShort?.abort();
-        }
+      if (closed || !isReady) return Promise.resolve();
+      const asked = performance.now();
+      if (current === undefined) return start();
+      // A fetch that started before this was asked may have missed what committed since: wait for the next.
+      if (current.startedAt >= asked) return current.done;
+      next ??= current.done.then(() => {
+        next = undefined;
+        // Someone may have started one in between: it started after this was asked, so it serves.
+        return current?.done ?? start();
       });
+      return next;
     },
     close() {
       closed = true;
-      for (const done of asked) done();
-      asked = [];
       stop.abort();
     },
   };
