@@ -357,6 +357,22 @@ for (const kind of DRIVERS) {
       assert.deepEqual(await eventsOf(sl.id), [], "no handshake became an event");
     });
 
+    test("a Slack source with default settings takes slash commands, form-encoded as Slack sends them", async () => {
+      const sl = await source("slack");
+      // Slack's documented slash command fields (https://api.slack.com/interactivity/slash-commands).
+      const form = `token=gIkuvaNzQIHg97ATvDxqgjtO&team_id=T0001&team_domain=example&channel_id=C2147483705&user_id=U2147483697&command=%2Fweather&text=94070&trigger_id=${newId("delivery")}`;
+      const headers = {
+        ...slackHeaders(sl.secret, form, clock.now()),
+        "content-type": "application/x-www-form-urlencoded",
+      };
+      const r = await send(sl.id, headers, form);
+      assert.equal(r.status, 202, r.text);
+      const event = stored.find((e) => e.eventId === r.json.id);
+      assert.equal(event?.item.type, "com.slack.command");
+      assert.equal(event?.item.contentType, "application/x-www-form-urlencoded");
+      assert.equal(event?.item.body.toString("utf8"), form);
+    });
+
     test("a url_verification body sent to a source of another provider is just a request: verified as that provider's, refused", async () => {
       const secret = "a shared secret of the two sources";
       const gh = await source("github", secret);

@@ -147,6 +147,8 @@ export const slack: SignatureScheme = {
     },
   },
   settings: z.strictObject({}).prefault({}),
+  // The Events API posts JSON; slash commands and interactivity post forms (signed the same way).
+  contentTypes: ["application/json", "application/x-www-form-urlencoded"],
   handshake,
   verify,
   describe,

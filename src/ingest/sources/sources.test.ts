@@ -133,6 +133,8 @@ for (const kind of DRIVERS) {
     test("a new source takes its provider's default media types unless it names its own", async () => {
       const stripe = await createSource(deps, ctx, { name: "stripe", scheme: "stripe" });
       assert.deepEqual(stripe.source.content_types, ["application/json"]);
+      const slack = await createSource(deps, ctx, { name: "slack", scheme: "slack" });
+      assert.deepEqual(slack.source.content_types, ["application/json", "application/x-www-form-urlencoded"]);
       const chosen = await createSource(deps, ctx, {
         name: "github json only",
         scheme: "github",
