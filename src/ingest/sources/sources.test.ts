@@ -209,6 +209,10 @@ for (const kind of DRIVERS) {
           "content_types.0",
         ],
         [{ name: "x", scheme: "github", content_types: [] }, "content_types"],
+        // Meta's GET check is answered only for the source's verify token: no token, no source.
+        [{ name: "x", scheme: "meta" }, "settings.verify_token"],
+        [{ name: "x", scheme: "meta", settings: { verify_token: "short" } }, "settings.verify_token"],
+        [{ name: "x", scheme: "twitch", secret: "x".repeat(101) }, "secret"],
         [{ name: "x", scheme: "github", secret: "short" }, "secret"],
         [{ name: "x", scheme: "github", secret: "x".repeat(1025) }, "secret"],
         [{ name: "x", scheme: "github", tolerance_seconds: 0 }, "tolerance_seconds"],
