@@ -1,18 +1,16 @@
 /**
  * Answering a provider's endpoint check (Slack url_verification, Meta
  * hub.challenge, Zoom endpoint.url_validation, Twitch
- * webhook_callback_verification, Microsoft Graph validationToken). The
- * challenge is the provider's text reflected back to whoever asked, so it is
- * guarded as any reflected input: a length cap, a narrow alphabet (token
- * characters; printable ASCII without markup or quotes only where the
- * provider's tokens are phrases), and plain-text
- * answers marked `nosniff` so no browser reads one as HTML or script. Tokens
- * are compared in constant time.
+ * webhook_callback_verification). The challenge is the provider's text
+ * reflected back to whoever asked, so it is guarded as any reflected input: a
+ * length cap, a narrow alphabet (the characters of base64, base64url and
+ * URL-safe tokens), and answers marked `nosniff` so no browser reads one as
+ * HTML or script. Tokens are compared in constant time.
  */
 import { timingSafeEqualString } from "../../crypto/index.ts";
 import type { HandshakeAnswer } from "./scheme.ts";
 
-/** Longest challenge reflected; the providers' own are far shorter (Graph's, the longest, a few hundred). */
+/** Longest challenge reflected; the providers' own are a few dozen characters. */
 export const MAX_CHALLENGE = 1024;
 /** Largest body looked at as a possible handshake: the providers' checks are a few hundred bytes. */
 export const MAX_HANDSHAKE_BODY = 16 * 1024;
@@ -20,23 +18,12 @@ export const MAX_HANDSHAKE_BODY = 16 * 1024;
 // Letters, digits and the punctuation of base64, base64url and URL-safe tokens: what the providers'
 // challenges are made of, and nothing markup or a header could be built from.
 const TOKEN = /^[A-Za-z0-9._~+/=:-]+$/;
-// Printable ASCII and spaces without markup or quoting characters (Graph's tokens are short sentences).
-const PHRASE = /^[\x20-\x7e]+$/;
-const MARKUP = /[<>&"'`\\]/;
 
-/**
- * The challenge as it may be reflected, or undefined: a string of token
- * characters (or, with `phrase`, printable ASCII without markup or quotes),
- * at most `max` long.
- */
-export function challengeText(
-  value: unknown,
-  opts: { phrase?: boolean; max?: number } = {},
-): string | undefined {
+/** The challenge as it may be reflected (token characters, at most `max`), or undefined. */
+export function challengeText(value: unknown, opts: { max?: number } = {}): string | undefined {
   if (typeof value !== "string" || value.length === 0 || value.length > (opts.max ?? MAX_CHALLENGE)) {
     return undefined;
   }
-  if (opts.phrase === true) return PHRASE.test(value) && !MARKUP.test(value) ? value : undefined;
   return TOKEN.test(value) ? value : undefined;
 }
 
