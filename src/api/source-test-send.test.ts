@@ -15,6 +15,7 @@ import { SCHEME_NAMES, type SchemeName } from "../ingest/types.ts";
 /** Settings a scheme cannot do without (the rest take `{}`). */
 const SETTINGS: Partial<Record<SchemeName, Record<string, unknown>>> = {
   "generic-hmac": { header: "x-signature" },
+  meta: { verify_token: "a-verify-token-typed-in-meta" },
 };
 
 describe("test sends", () => {

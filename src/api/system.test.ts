@@ -142,6 +142,7 @@ for (const kind of DRIVERS) {
         "/v1/projects/{project_id}/sources",
         "/v1/projects/{project_id}/sources/{source_id}",
         "/v1/projects/{project_id}/sources/{source_id}/rotate-secret",
+        "/v1/projects/{project_id}/sources/{source_id}/test",
         "/v1/projects/{project_id}/subscriptions",
         "/v1/projects/{project_id}/subscriptions/{subscription_id}",
         "/v1/tenants/{tenant_id}/members",

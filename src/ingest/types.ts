@@ -44,6 +44,10 @@ export const SCHEME_NAMES = [
   "mux",
   "gitea",
   "heroku",
+  // Providers with an endpoint check (handshake) answered by their scheme.
+  "zoom",
+  "twitch",
+  "meta",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 
@@ -143,6 +147,13 @@ export interface IngestItem {
   /** Replay keys: the delivery id and the matched signature (null when the source verifies none). */
   deliveryId: string | null;
   signature: string | null;
+  /**
+   * The provider's id for the event, the same across its retries
+   * (EventFacts.idempotencyKey): remembered for the whole dedupe window, so a
+   * retry with a fresh signature is answered with the first event's id and a
+   * different body under it is refused. Absent means null.
+   */
+  idempotencyKey?: string | null;
   /**
    * Whether the signature covers a timestamp. Without one the same request
    * verifies forever, so its signature is remembered for the whole dedupe

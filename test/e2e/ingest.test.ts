@@ -180,13 +180,13 @@ describe("ingest through zenmesh up", () => {
     // The standardwebhooks package signs, independently of zenmesh's own code.
     const signer = new Webhook(sw.json.secret);
     const body = JSON.stringify({ type: "invoice.paid", data: { id: randomUUID() } });
-    const signed = (id: string) => {
+    const signed = (id: string, payload = body) => {
       const at = new Date();
       return {
         "content-type": "application/json",
         "webhook-id": id,
         "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-        "webhook-signature": signer.sign(id, at, body),
+        "webhook-signature": signer.sign(id, at, payload),
       };
     };
     const first = await until(
@@ -202,10 +202,17 @@ describe("ingest through zenmesh up", () => {
     assert.notEqual(another.json.id, first.json.id);
     assert.equal(another.json.duplicate, undefined);
     const id = `msg_${randomUUID()}`;
-    assert.equal((await send(body, signed(id), sw.json.ingest_url)).status, 202);
-    const replay = await send(body, signed(id), sw.json.ingest_url);
-    assert.equal(replay.status, 409, JSON.stringify(replay.json));
-    assert.equal(replay.json.error.code, "REPLAY_DETECTED");
+    const third = await send(body, signed(id), sw.json.ingest_url);
+    assert.equal(third.status, 202);
+    // A retry keeps its webhook-id (and body): the first event again, answered 2xx so the sender stops.
+    const retry = await send(body, signed(id), sw.json.ingest_url);
+    assert.equal(retry.status, 202, JSON.stringify(retry.json));
+    assert.deepEqual(retry.json, { id: third.json.id, duplicate: true });
+    // The same webhook-id with another body is not that message: refused.
+    const other = JSON.stringify({ type: "invoice.voided", data: { id: randomUUID() } });
+    const reused = await send(other, signed(id, other), sw.json.ingest_url);
+    assert.equal(reused.status, 409, JSON.stringify(reused.json));
+    assert.equal(reused.json.error.code, "REPLAY_DETECTED");
     const list = await call("GET", `/v1/projects/${projectId}/events?source_id=${sw.json.id}`);
     assert.equal(list.json.data.length, 3, "one event per signed webhook-id");
   });

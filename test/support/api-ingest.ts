@@ -47,6 +47,11 @@ export async function startApiIngest(deps: { db: Database; zenlock: ZenLock }): 
     revision: () => revision,
     size: () => sources.size,
     whenReady: async () => {},
+    // A refusal asks for the changes committed until now: the next read, after any in flight.
+    refresh: () => {
+      running = running.then(refresh).catch(() => {});
+      return running;
+    },
     close() {},
   };
   const server = await startIngestServer({

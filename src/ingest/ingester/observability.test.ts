@@ -96,6 +96,9 @@ describe("GET /healthz on the ingest listener", () => {
       return undefined;
     },
     ready: () => ready,
+    refresh: async () => {
+      touched++;
+    },
     revision: () => 0,
     size: () => 0,
     whenReady: async () => {},

@@ -68,6 +68,7 @@ for (const kind of DRIVERS) {
           revision: () => 0,
           size: () => snapshots.size,
           whenReady: async () => {},
+          refresh: async () => {},
           close: () => {},
         },
         batcher: {

@@ -11,6 +11,14 @@
  * the event loop). It answers 202 only
  * after the backend committed the event; when the backend cannot be reached
  * it answers 503 with Retry-After and stores nothing.
+ *
+ * A provider's endpoint check (Slack url_verification, Meta's GET
+ * hub.challenge, …) is answered by the source's own scheme, only when that
+ * scheme recognises it and its signature or token checks, and is never
+ * handed to the backend: it is not an event. GET reaches only sources whose
+ * scheme has a handshake. A redelivery the backend recognises (same delivery
+ * id, idempotency key or signature, same body) is answered 202 with the first
+ * event's id and `duplicate: true`.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
 import {
@@ -26,8 +34,10 @@ import { type Clock, correlationIdFrom, isZenError, ZenError } from "../../core/
 import { hmacSha256, sha256 } from "../../crypto/index.ts";
 import type { Logger } from "../../log/index.ts";
 import { type ContentMode, detectMode, ingestFields, parseIncoming } from "../cloudevents/index.ts";
-import { getScheme } from "../schemes/index.ts";
+import { MAX_HANDSHAKE_BODY } from "../schemes/handshake.ts";
+import { getScheme, type SignatureScheme } from "../schemes/index.ts";
 import { headerFailure } from "../schemes/precheck.ts";
+import type { HandshakeAnswer, HandshakeRefusal } from "../schemes/scheme.ts";
 import type { IngestItem, IngestOutcome, SourceSnapshot, Verified } from "../types.ts";
 import type { Batcher } from "./batcher.ts";
 import { clientKey, createAdmission, DEFAULT_INGEST_LIMITS, type IngestLimits } from "./limits.ts";
@@ -41,6 +51,8 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 /** How long a connection over a cap may stay open for its answer. */
 const REFUSED_SOCKET_MS = 5_000;
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json$/;
+/** Longest a refusal waits for the backend's latest changes before it is answered from the snapshot held. */
+const REFRESH_WAIT_MS = 1_000;
 /** Secret versions tried per request unless configured (`ingest.maxSecretVersions`). */
 const DEFAULT_MAX_SECRET_VERSIONS = 3;
 
@@ -130,6 +142,30 @@ function checkTransport(req: IncomingMessage, source: SourceSnapshot, opts: Inge
   }
 }
 
+/**
+ * The source's snapshot once the changes committed until now are in, when it
+ * differs from `seen`; undefined when nothing changed (or the backend did not
+ * answer in time). A refusal that rests on the snapshot (unknown source,
+ * media type, signature) asks this first, so a change made through the API
+ * just before the request decides it.
+ */
+async function fresher(
+  sources: SourceCache,
+  id: string,
+  seen: SourceSnapshot | undefined,
+): Promise<SourceSnapshot | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    sources.refresh(),
+    new Promise((r) => {
+      timer = setTimeout(r, REFRESH_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  const now = sources.get(id);
+  return now !== undefined && now !== seen ? now : undefined;
+}
+
 /** Refuses, before the body is read, a request whose signature headers cannot verify whatever the body. */
 function precheck(source: SourceSnapshot, headers: Record<string, string>, now: Date): void {
   if (!source.signatureRequired) return;
@@ -176,6 +212,18 @@ function modeOf(source: SourceSnapshot, headers: Record<string, string>): Conten
     throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
   }
   return mode === "binary" && (opted === "binary" || opted === "any") ? "binary" : "none";
+}
+
+/** The event inside a body its provider wraps (GitHub's form `payload`), once the raw body verified. */
+function unwrap(
+  scheme: SignatureScheme,
+  contentType: string,
+  body: Buffer,
+): { body: Buffer; contentType: string } {
+  const decoded = scheme.decodeBody?.(contentType, body);
+  if (decoded === undefined) return { body, contentType };
+  if (!decoded.ok) throw new ZenError("MALFORMED_REQUEST", { details: { reason: decoded.reason } });
+  return { body: decoded.body, contentType: decoded.contentType };
 }
 
 /** Hex SHA-256 of signed attributes that tell events apart beyond their data (see IngestItem.identity). */
@@ -229,6 +277,7 @@ function itemsOf(
       body: body.toString("base64"),
       deliveryId: verified?.deliveryId ?? facts.deliveryId ?? null,
       signature: verified?.signature ?? null,
+      idempotencyKey: facts.idempotencyKey ?? null,
       // The provider's type is read from its documented header or the body; only a signed delivery id is added.
       identity:
         verified?.deliveryIdSigned === true && verified.deliveryId !== undefined
@@ -243,6 +292,29 @@ function itemsOf(
       },
     },
   ];
+}
+
+/** The provider's documented answer to its endpoint check, as the scheme wrote it. */
+function replyHandshake(res: ServerResponse, a: HandshakeAnswer, correlationId: string) {
+  res.writeHead(a.status, {
+    ...a.headers,
+    "content-length": Buffer.byteLength(a.body),
+    "cache-control": "no-store",
+    "x-correlation-id": correlationId,
+  });
+  res.end(a.body);
+}
+
+function handshakeRefused(reason: HandshakeRefusal): ZenError {
+  return reason === "malformed_challenge"
+    ? new ZenError("MALFORMED_REQUEST", { message: "The challenge cannot be answered.", details: { reason } })
+    : new ZenError("SIGNATURE_INVALID", { details: { reason } });
+}
+
+/** The query string's parameters; empty without one. */
+function queryOf(url: string): URLSearchParams {
+  const q = url.indexOf("?");
+  return new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
 }
 
 function answer(res: ServerResponse, outcomes: IngestOutcome[], batch: boolean, correlationId: string) {
@@ -352,33 +424,91 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     try {
       const refused = refusedSockets.size === 0 ? undefined : refusedSockets.get(socketName(req.socket));
       if (refused) throw refused;
-      if (req.method !== "POST") {
-        throw new ZenError("METHOD_NOT_ALLOWED", { headers: { allow: "POST" } });
-      }
+      const get = req.method === "GET";
+      const notAllowed = () => new ZenError("METHOD_NOT_ALLOWED", { headers: { allow: "POST" } });
+      if (req.method !== "POST" && !get) throw notAllowed();
       const m = PATH.exec(req.url ?? "");
-      if (!m) throw new ZenError("NOT_FOUND");
+      if (!m) throw get ? notAllowed() : new ZenError("NOT_FOUND");
       if (!opts.sources.ready()) {
         throw new ZenError("UNAVAILABLE", { headers: { "retry-after": "2" } });
       }
-      const source = opts.sources.get(m[1]!);
+      const id = m[1]!;
+      let source = opts.sources.get(id);
+      if (!source?.enabled && !get) source = (await fresher(opts.sources, id, source)) ?? source;
       known = source;
-      if (!source?.enabled) {
+      // A GET is a handshake or nothing: only a source whose scheme has one takes it.
+      const scheme: SignatureScheme | undefined = source?.enabled ? getScheme(source.scheme) : undefined;
+      if (get && scheme?.handshake === undefined) throw notAllowed();
+      if (!source?.enabled || scheme === undefined) {
         const body = await readBody(req, DEFAULT_MAX_BODY, reservation);
         hmacSha256(decoyKey, body);
         throw new ZenError("SOURCE_NOT_FOUND");
       }
       checkTransport(req, source, opts);
-      const contentType = mediaType(req);
-      if (!contentType || !source.contentTypes.includes(contentType))
-        throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
+      const requestType = mediaType(req);
+      const accepts = (s: SourceSnapshot) =>
+        requestType !== undefined && s.contentTypes.includes(requestType);
+      if (!accepts(source)) {
+        const newer = await fresher(opts.sources, id, source);
+        if (newer?.enabled && accepts(newer)) source = newer;
+      }
+      const accepted = accepts(source);
+      // A provider's check may come in a media type its events do not use: the scheme sees it first.
+      if (!accepted && scheme.handshake === undefined) throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
       const headers = headerMap(req);
-      const mode = modeOf(source, headers);
       const now = opts.clock.now();
-      precheck(source, headers, now);
-      const read = await readBody(req, source.maxBodyBytes, reservation);
+      if (!get) precheck(source, headers, now);
       // The URL as the sender called it: the public base (never the Host header, which the sender picks).
       const url = `${publicBase}${req.url ?? ""}`;
-      const { verified, body } = await verify(pool, source, headers, read, now, maxSecrets, url);
+      // A body in a media type the source does not take can only be a handshake: a small one.
+      const limit = get
+        ? 0
+        : accepted
+          ? source.maxBodyBytes
+          : Math.min(source.maxBodyBytes, MAX_HANDSHAKE_BODY);
+      const read = await readBody(req, limit, reservation);
+      if (scheme.handshake !== undefined && read.length <= MAX_HANDSHAKE_BODY) {
+        const h = scheme.handshake({
+          method: get ? "GET" : "POST",
+          query: queryOf(req.url ?? ""),
+          url,
+          headers,
+          body: read,
+          secrets: validSecrets(source, now, maxSecrets),
+          settings: source.settings,
+          now,
+          toleranceSeconds: source.toleranceSeconds,
+        });
+        if (h !== undefined && "answer" in h) {
+          replyHandshake(res, h.answer, correlationId);
+          outcome = "handshake";
+          return;
+        }
+        if (h !== undefined) {
+          outcome = "handshake_refused";
+          fail(res, handshakeRefused(h.refused), correlationId);
+          return;
+        }
+      }
+      if (get) throw notAllowed();
+      if (!accepted || requestType === undefined) throw new ZenError("UNSUPPORTED_MEDIA_TYPE");
+      let mode = modeOf(source, headers);
+      let verifiedBody: Awaited<ReturnType<typeof verify>>;
+      try {
+        verifiedBody = await verify(pool, source, headers, read, now, maxSecrets, url);
+      } catch (err) {
+        // A secret rotated a moment ago may not be here yet: verify once more with the latest one.
+        const newer =
+          isZenError(err) && err.code === "SIGNATURE_INVALID"
+            ? await fresher(opts.sources, id, source)
+            : undefined;
+        if (newer?.enabled !== true || !accepts(newer)) throw err;
+        source = newer;
+        mode = modeOf(source, headers);
+        verifiedBody = await verify(pool, source, headers, read, now, maxSecrets, url);
+      }
+      const { verified } = verifiedBody;
+      const { body, contentType } = unwrap(scheme, requestType, verifiedBody.body);
       const items = itemsOf(source, mode, headers, body, contentType, verified, correlationId, now);
       if (items.length === 0) {
         reply(res, 202, { events: [] }, { "x-correlation-id": correlationId });

@@ -5,6 +5,17 @@
  * commit (the backend answers within a second of a change), so verification
  * needs no round trip. Until the first snapshot arrives the ingester is not
  * ready and answers 503.
+ *
+ * A change made through the API a moment ago may not have arrived yet when
+ * the provider's next delivery does (a PATCH adding a media type, a new
+ * source, a rotated secret): before refusing a request for what its snapshot
+ * says, the ingester asks for the changes committed until now (`refresh`), a
+ * fetch that does not wait, beside the long-poll. Answers may then arrive out
+ * of order, so they apply monotonically: an upsert never replaces a newer
+ * revision of its source, and a source deleted stays deleted against any
+ * answer read before the deletion (ids are never reused). Refreshes asked
+ * while one is in flight share the one that starts after it: the backend
+ * sees one refresh at a time, however many refusals ask.
  */
 import type { Logger } from "../../log/index.ts";
 import type { InternalClient } from "../../mesh/index.ts";
@@ -24,6 +35,11 @@ export interface SourceCache {
   size(): number;
   /** Resolves once the first full snapshot is in. */
   whenReady(): Promise<void>;
+  /**
+   * Fetches the changes committed until now, at once; resolves when they are
+   * applied (or the fetch failed: the snapshot then stays as it was).
+   */
+  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -45,10 +61,49 @@ export function createSourceCache(opts: {
   const wait = opts.waitSeconds ?? 20;
   const stop = new AbortController();
 
+  // Deleted ids, with the revision of the answer that deleted them: no answer read earlier brings one back.
+  const deleted = new Map<string, number>();
   const apply = (c: SourceChanges) => {
-    for (const s of c.upserts) sources.set(s.id, s);
-    for (const id of c.deletes) sources.delete(id);
+    for (const s of c.upserts) {
+      const held = sources.get(s.id);
+      if (held !== undefined && held.revision > s.revision) continue;
+      const gone = deleted.get(s.id);
+      if (gone !== undefined && gone >= s.revision) continue;
+      sources.set(s.id, s);
+    }
+    for (const id of c.deletes) {
+      sources.delete(id);
+      deleted.set(id, Math.max(deleted.get(id) ?? 0, c.revision));
+    }
     revision = Math.max(revision, c.revision);
+  };
+
+  // The refresh fetch in flight (and when it started), and the one that follows it for those who asked since.
+  let current: { startedAt: number; done: Promise<void> } | undefined;
+  let next: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    const done = fetchNow().finally(() => {
+      current = undefined;
+    });
+    current = { startedAt: performance.now(), done };
+    return done;
+  };
+  const fetchNow = async (): Promise<void> => {
+    try {
+      const r = await opts.backend.request(
+        "GET",
+        `/internal/sources?since=${revision}&wait=0`,
+        undefined,
+        {},
+        {
+          timeoutMs: 10_000,
+          signal: stop.signal,
+        },
+      );
+      if (r.status === 200) apply(r.json<SourceChanges>());
+    } catch {
+      // The long-poll reports an unreachable backend; a refusal is then answered from the snapshot held.
+    }
   };
 
   const loop = async () => {
@@ -92,6 +147,19 @@ export function createSourceCache(opts: {
     revision: () => revision,
     size: () => sources.size,
     whenReady: () => readyPromise,
+    refresh() {
+      if (closed || !isReady) return Promise.resolve();
+      const asked = performance.now();
+      if (current === undefined) return start();
+      // A fetch that started before this was asked may have missed what committed since: wait for the next.
+      if (current.startedAt >= asked) return current.done;
+      next ??= current.done.then(() => {
+        next = undefined;
+        // Someone may have started one in between: it started after this was asked, so it serves.
+        return current?.done ?? start();
+      });
+      return next;
+    },
     close() {
       closed = true;
       stop.abort();

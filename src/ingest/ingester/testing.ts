@@ -43,6 +43,8 @@ export async function startTestIngest(opts: TestIngestOptions = {}): Promise<Tes
     revision: () => sources.size,
     size: () => sources.size,
     whenReady: async () => {},
+    // Sources are served the moment the test makes them: there is never anything newer to fetch.
+    refresh: async () => {},
     close() {},
   };
   const batcher: Batcher = {

@@ -45,6 +45,8 @@ test("describe: com.github.<event>.<action>, repository full name as subject", (
     type: "com.github.pull_request.opened",
     subject: "octo/hello",
     deliveryId: "d-1",
+    // Redeliver sends the same X-GitHub-Delivery: it is the event's idempotency key too.
+    idempotencyKey: "d-1",
   });
   assert.equal(d("push", { ref: "refs/heads/main" }).type, "com.github.push");
   assert.equal(d("push", { action: "bad action!" }).type, "com.github.push");

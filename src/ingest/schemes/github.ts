@@ -11,6 +11,13 @@
  * replay is caught only by the ingester's dedupe on the delivery id and on the
  * signature, which is returned in canonical lower-case hex. The legacy
  * SHA-1 `X-Hub-Signature` is not accepted.
+ *
+ * Content type: GitHub's webhook form defaults to
+ * `application/x-www-form-urlencoded`, the JSON event in a `payload` field
+ * (https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers).
+ * The signature covers the raw form body, as GitHub sends it; once it
+ * verifies, the `payload` field is what is stored, as application/json. A form
+ * with anything but one `payload` holding one JSON document is refused.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
@@ -27,7 +34,7 @@ import {
   readHeader,
   typePart,
 } from "./common.ts";
-import type { DescribeInput, SignatureScheme, SignInput } from "./scheme.ts";
+import type { DecodedBody, DescribeInput, SignatureScheme, SignInput } from "./scheme.ts";
 
 const SIGNATURE = "x-hub-signature-256";
 const DELIVERY = "x-github-delivery";
@@ -61,8 +68,31 @@ function describe(input: DescribeInput): EventFacts {
     plainText(pick(input.json, "organization", "login"));
   if (subject !== undefined) facts.subject = subject;
   const deliveryId = plainHeader(input.headers, DELIVERY);
-  if (deliveryId !== undefined) facts.deliveryId = deliveryId;
+  // GitHub's Redeliver sends the same X-GitHub-Delivery: it names the event as well as the attempt.
+  if (deliveryId !== undefined) {
+    facts.deliveryId = deliveryId;
+    facts.idempotencyKey = deliveryId;
+  }
   return facts;
+}
+
+const FORM = "application/x-www-form-urlencoded";
+
+function decodeBody(contentType: string, body: Buffer): DecodedBody | undefined {
+  if (contentType !== FORM) return undefined;
+  const text = body.toString("utf8");
+  // Strict UTF-8: a form that does not decode is not GitHub's.
+  if (!Buffer.from(text, "utf8").equals(body)) return { ok: false, reason: "form_not_utf8" };
+  const form = new URLSearchParams(text);
+  const names = [...form.keys()];
+  if (names.length !== 1 || names[0] !== "payload") return { ok: false, reason: "form_without_payload" };
+  const payload = form.get("payload")!;
+  try {
+    JSON.parse(payload);
+  } catch {
+    return { ok: false, reason: "payload_not_json" };
+  }
+  return { ok: true, body: Buffer.from(payload, "utf8"), contentType: "application/json" };
 }
 
 function sign(input: SignInput): Record<string, string> {
@@ -84,6 +114,8 @@ export const github: SignatureScheme = {
     },
   },
   settings: z.strictObject({}).prefault({}),
+  contentTypes: ["application/json", FORM],
+  decodeBody,
   verify,
   describe,
   sign,

@@ -16,6 +16,7 @@ import { jira } from "../providers/jira.ts";
 import { lemonSqueezy } from "../providers/lemon-squeezy.ts";
 import { linear } from "../providers/linear.ts";
 import { mandrill } from "../providers/mandrill.ts";
+import { meta } from "../providers/meta.ts";
 import { mux } from "../providers/mux.ts";
 import { paddle } from "../providers/paddle.ts";
 import { pagerduty } from "../providers/pagerduty.ts";
@@ -26,11 +27,13 @@ import { sendgrid } from "../providers/sendgrid.ts";
 import { sentry } from "../providers/sentry.ts";
 import { square } from "../providers/square.ts";
 import { twilio } from "../providers/twilio.ts";
+import { twitch } from "../providers/twitch.ts";
 import { typeform } from "../providers/typeform.ts";
 import { vercel } from "../providers/vercel.ts";
 import { webflow } from "../providers/webflow.ts";
 import { woocommerce } from "../providers/woocommerce.ts";
 import { zendesk } from "../providers/zendesk.ts";
+import { zoom } from "../providers/zoom.ts";
 import type { SchemeName } from "../types.ts";
 import { genericHmac } from "./generic-hmac.ts";
 import { github } from "./github.ts";
@@ -84,6 +87,9 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   mux,
   gitea,
   heroku,
+  zoom,
+  twitch,
+  meta,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

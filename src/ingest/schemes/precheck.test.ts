@@ -52,11 +52,17 @@ function secretOf(name: SchemeName): Pick<Case, "secret" | "signingKey" | "url">
   }
 }
 
+/** Schemes whose settings have required fields. */
+const REQUIRED_SETTINGS: Partial<Record<SchemeName, SchemeSettings>> = {
+  "generic-hmac": { header: "x-signature" },
+  meta: { verify_token: "a-verify-token-typed-in-meta" },
+};
+
 const CASES: Case[] = [
   ...(Object.keys(SCHEMES) as SchemeName[]).map((name) => ({
     label: name,
     name,
-    settings: name === "generic-hmac" ? { header: "x-signature" } : {},
+    settings: REQUIRED_SETTINGS[name] ?? {},
     ...secretOf(name),
   })),
   { label: "gitlab (signing token)", name: "gitlab", settings: {}, secret: generateStandardWebhooksSecret() },

@@ -380,6 +380,30 @@ const PER_SCHEME: Record<SchemeName, Case> = {
     reads: ["heroku-webhook-id"],
     timestamped: false,
   },
+  zoom: {
+    ...base("zoom"),
+    signatureHeader: "x-zm-signature",
+    reads: ["x-zm-request-timestamp"],
+    timestamped: true,
+  },
+  twitch: {
+    ...base("twitch"),
+    signatureHeader: "twitch-eventsub-message-signature",
+    reads: [
+      "twitch-eventsub-message-id",
+      "twitch-eventsub-message-timestamp",
+      "twitch-eventsub-message-type",
+    ],
+    id: uuidish,
+    timestamped: true,
+  },
+  meta: {
+    ...base("meta"),
+    settings: { verify_token: "a-verify-token-typed-in-meta" },
+    signatureHeader: "x-hub-signature-256",
+    reads: [],
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [

@@ -82,17 +82,39 @@ export interface HandshakeAnswer {
 }
 
 /**
+ * Why a handshake was refused: its own signature failed, its verify token did
+ * not match (both answered 401), or its challenge is not one that may be
+ * reflected (too long, or characters outside the provider's alphabet: 400).
+ */
+export type HandshakeRefusal = VerifyFailure | "wrong_verify_token" | "malformed_challenge";
+
+/**
  * What a scheme's handshake says of a request: not a handshake (`undefined`:
  * verify it as an event), a handshake answered, or a handshake refused because
- * its own signature or token did not check (answered 401, never stored).
+ * its own signature or token did not check (never stored).
  */
-export type HandshakeResult = undefined | { answer: HandshakeAnswer } | { refused: VerifyFailure };
+export type HandshakeResult = undefined | { answer: HandshakeAnswer } | { refused: HandshakeRefusal };
+
+/** An event body the provider wraps (GitHub's form-encoded `payload`), unwrapped for storing. */
+export type DecodedBody = { ok: true; body: Buffer; contentType: string } | { ok: false; reason: string };
 
 export interface SignatureScheme {
   readonly name: SchemeName;
   readonly provider: ProviderInfo;
   /** Recognises and answers the provider's endpoint check, for providers that have one. */
   handshake?(input: HandshakeInput): HandshakeResult;
+  /**
+   * The media types a new source of this provider accepts when its creator
+   * names none: what the provider sends by default. Absent: `application/json`.
+   */
+  readonly contentTypes?: readonly string[];
+  /**
+   * Unwraps the event from a body the provider wraps, after its signature
+   * (over the raw body, as the provider signs) verified; undefined when the
+   * body is stored as received. `contentType` is the request's, without
+   * parameters.
+   */
+  decodeBody?(contentType: string, body: Buffer): DecodedBody | undefined;
   /** Validates a source's settings when it is created or updated; `{}` is the default. */
   readonly settings: z.ZodType<SchemeSettings, unknown>;
   /** Expected failures are values; throws only for a broken invariant (settings that never passed `settings`). */

@@ -184,6 +184,24 @@ const PER_SCHEME: Record<SchemeName, Case> = {
   mux: { ...base("mux"), signatureHeader: "mux-signature", timestamped: true },
   gitea: { ...base("gitea"), signatureHeader: "x-gitea-signature", timestamped: false },
   heroku: { ...base("heroku"), signatureHeader: "heroku-webhook-hmac-sha256", timestamped: false },
+  zoom: {
+    ...base("zoom"),
+    signatureHeader: "x-zm-signature",
+    timestampHeader: "x-zm-request-timestamp",
+    timestamped: true,
+  },
+  twitch: {
+    ...base("twitch"),
+    signatureHeader: "twitch-eventsub-message-signature",
+    timestampHeader: "twitch-eventsub-message-timestamp",
+    timestamped: true,
+  },
+  meta: {
+    ...base("meta"),
+    settings: { verify_token: "a-verify-token-typed-in-meta" },
+    signatureHeader: "x-hub-signature-256",
+    timestamped: false,
+  },
 };
 
 const CASES: Case[] = [

@@ -63,6 +63,7 @@ test("describe: event callbacks by inner type, others by type, interactivity by 
     type: "com.slack.app_mention",
     subject: "T061EG9R6",
     deliveryId: "Ev0PV52K21",
+    idempotencyKey: "Ev0PV52K21",
     time: new Date(1_700_000_000 * 1000),
   });
   assert.equal(d("{}", { type: "url_verification", challenge: "c" }).type, "com.slack.url_verification");

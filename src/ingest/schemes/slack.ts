@@ -14,6 +14,12 @@
  * (com.slack.app_mention), other JSON bodies their `type`
  * (com.slack.url_verification); form-encoded interactivity payloads their
  * payload's `type` (com.slack.block_actions); slash commands com.slack.command.
+ *
+ * Handshake: Slack will not save an Events API request URL until it answers
+ * the signed `url_verification` request with its `challenge`
+ * (https://api.slack.com/events/url_verification). The signature is verified
+ * first, exactly as for an event; the challenge is answered as
+ * `{"challenge": …}` and never stored.
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -37,7 +43,8 @@ import {
   typePart,
   unixTime,
 } from "./common.ts";
-import type { DescribeInput, SignatureScheme, SignInput } from "./scheme.ts";
+import { challengeText, jsonAnswer } from "./handshake.ts";
+import type { DescribeInput, HandshakeInput, HandshakeResult, SignatureScheme, SignInput } from "./scheme.ts";
 
 const SIGNATURE = "x-slack-signature";
 const TIMESTAMP = "x-slack-request-timestamp";
@@ -77,6 +84,18 @@ function verify(input: VerifyInput): VerifyResult {
   return pass(value);
 }
 
+function handshake(input: HandshakeInput): HandshakeResult {
+  if (input.method !== "POST") return undefined;
+  const json = jsonObject(input.body);
+  if (pick(json, "type") !== "url_verification") return undefined;
+  const r = verify(input);
+  if (!r.ok) return { refused: r.reason };
+  // Slack's challenges are short random letters and digits; anything else is not reflected.
+  const challenge = challengeText(pick(json, "challenge"), { max: 256 });
+  if (challenge === undefined) return { refused: "malformed_challenge" };
+  return { answer: jsonAnswer({ challenge }) };
+}
+
 function formBody(body: Buffer): URLSearchParams | undefined {
   try {
     return new URLSearchParams(body.toString("utf8"));
@@ -101,7 +120,11 @@ function describe(input: DescribeInput): EventFacts {
     plainText(form?.get("team_id") ?? undefined);
   if (team !== undefined) facts.subject = team;
   const deliveryId = idText(pick(json, "event_id"));
-  if (deliveryId !== undefined) facts.deliveryId = deliveryId;
+  // Slack retries (X-Slack-Retry-Num) resend the same event_id with a fresh timestamp and signature.
+  if (deliveryId !== undefined) {
+    facts.deliveryId = deliveryId;
+    facts.idempotencyKey = deliveryId;
+  }
   const time = unixTime(pick(json, "event_time"));
   if (time !== undefined) facts.time = time;
   return facts;
@@ -124,6 +147,9 @@ export const slack: SignatureScheme = {
     },
   },
   settings: z.strictObject({}).prefault({}),
+  // The Events API posts JSON; slash commands and interactivity post forms (signed the same way).
+  contentTypes: ["application/json", "application/x-www-form-urlencoded"],
+  handshake,
   verify,
   describe,
   sign,

@@ -94,6 +94,7 @@ test("describe: body type prefixed com.standardwebhooks., webhook-id, body times
   assert.deepEqual(d({ type: "invoice.paid", timestamp: "2022-11-03T20:26:10.344522Z", data: {} }), {
     type: "com.standardwebhooks.invoice.paid",
     deliveryId: "msg_1",
+    idempotencyKey: "msg_1",
     time: new Date("2022-11-03T20:26:10.344Z"),
   });
   assert.equal(d({ type: "has spaces" }).type, "com.standardwebhooks.event");

@@ -146,7 +146,11 @@ export const standardWebhooks: SignatureScheme = {
       type: type === undefined ? "com.standardwebhooks.event" : `com.standardwebhooks.${type}`,
     };
     const deliveryId = plainHeader(input.headers, WEBHOOK_ID);
-    if (deliveryId !== undefined) facts.deliveryId = deliveryId;
+    // The spec keeps webhook-id across retries of one message: it is the idempotency key.
+    if (deliveryId !== undefined) {
+      facts.deliveryId = deliveryId;
+      facts.idempotencyKey = deliveryId;
+    }
     const time = isoTime(pick(input.json, "timestamp"));
     if (time !== undefined) facts.time = time;
     return facts;

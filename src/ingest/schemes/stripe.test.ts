@@ -81,6 +81,7 @@ test("describe: com.stripe.<type>, the event id, data.object.id as subject, crea
   assert.deepEqual(facts, {
     type: "com.stripe.payment_intent.succeeded",
     deliveryId: "evt_1NqK2b2eZvKYlo2C0x1y2z3A",
+    idempotencyKey: "evt_1NqK2b2eZvKYlo2C0x1y2z3A",
     subject: "pi_3NqK2b2eZvKYlo2C",
     time: new Date(1_700_000_000 * 1000),
   });

@@ -100,7 +100,11 @@ function describe(input: DescribeInput): EventFacts {
   const subject = plainText(pick(input.json, "data", "object", "id"));
   if (subject !== undefined) facts.subject = subject;
   const deliveryId = idText(pick(input.json, "id"));
-  if (deliveryId !== undefined) facts.deliveryId = deliveryId;
+  // A Stripe retry resends the same event (same `id`) with a fresh `t=` and signature.
+  if (deliveryId !== undefined) {
+    facts.deliveryId = deliveryId;
+    facts.idempotencyKey = deliveryId;
+  }
   const time = unixTime(pick(input.json, "created"));
   if (time !== undefined) facts.time = time;
   return facts;

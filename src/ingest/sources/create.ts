@@ -1,5 +1,6 @@
 import { type ActionContext, newId } from "../../core/index.ts";
 import { checkProjectQuota, requirePermission } from "../../tenancy/index.ts";
+import { getScheme } from "../schemes/index.ts";
 import {
   auditSource,
   bumpRevision,
@@ -57,7 +58,8 @@ export async function createSource(
         v.allow_plain_http ?? false,
         unique(v.client_cert_pins ?? []),
         v.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
-        unique(v.content_types ?? DEFAULT_CONTENT_TYPES),
+        // What the provider sends by default (GitHub: JSON or its form encoding), unless the creator chose.
+        unique(v.content_types ?? getScheme(v.scheme).contentTypes ?? DEFAULT_CONTENT_TYPES),
         v.tolerance_seconds ?? 300,
         v.secret_overlap_seconds ?? 86_400,
         now,

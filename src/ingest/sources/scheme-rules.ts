@@ -87,6 +87,9 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "sendgrid":
     case "clerk":
     case "resend":
+    case "zoom":
+    case "twitch":
+    case "meta":
       return part === "body";
     default: {
       const never: never = scheme;
@@ -172,7 +175,12 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "twilio":
     case "postmark":
     case "mandrill":
+    case "zoom":
+    case "meta":
       return undefined;
+    case "twitch":
+      // Twitch refuses a subscription whose secret is not 10..100 ASCII characters.
+      return /^[\x20-\x7e]{10,100}$/.test(secret) ? undefined : "must be 10..100 ASCII characters";
     default: {
       const never: never = scheme;
       throw new Error(`unknown scheme ${String(never)}`);

@@ -98,7 +98,8 @@ for (const kind of DRIVERS) {
           allow_plain_http: false,
           client_cert_pins: [],
           max_body_bytes: 1024 * 1024,
-          content_types: ["application/json"],
+          // GitHub's webhook form defaults to its form encoding: a new GitHub source takes both.
+          content_types: ["application/json", "application/x-www-form-urlencoded"],
           tolerance_seconds: 300,
           secret_overlap_seconds: 86_400,
           enabled: true,
@@ -127,6 +128,19 @@ for (const kind of DRIVERS) {
         (await secretsNow(source.id)).map((s) => s.value),
         [secret],
       );
+    });
+
+    test("a new source takes its provider's default media types unless it names its own", async () => {
+      const stripe = await createSource(deps, ctx, { name: "stripe", scheme: "stripe" });
+      assert.deepEqual(stripe.source.content_types, ["application/json"]);
+      const slack = await createSource(deps, ctx, { name: "slack", scheme: "slack" });
+      assert.deepEqual(slack.source.content_types, ["application/json", "application/x-www-form-urlencoded"]);
+      const chosen = await createSource(deps, ctx, {
+        name: "github json only",
+        scheme: "github",
+        content_types: ["application/json"],
+      });
+      assert.deepEqual(chosen.source.content_types, ["application/json"]);
     });
 
     test("a user-supplied secret is the one stored and distributed", async () => {
@@ -195,6 +209,10 @@ for (const kind of DRIVERS) {
           "content_types.0",
         ],
         [{ name: "x", scheme: "github", content_types: [] }, "content_types"],
+        // Meta's GET check is answered only for the source's verify token: no token, no source.
+        [{ name: "x", scheme: "meta" }, "settings.verify_token"],
+        [{ name: "x", scheme: "meta", settings: { verify_token: "short" } }, "settings.verify_token"],
+        [{ name: "x", scheme: "twitch", secret: "x".repeat(101) }, "secret"],
         [{ name: "x", scheme: "github", secret: "short" }, "secret"],
         [{ name: "x", scheme: "github", secret: "x".repeat(1025) }, "secret"],
         [{ name: "x", scheme: "github", tolerance_seconds: 0 }, "tolerance_seconds"],

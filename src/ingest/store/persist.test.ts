@@ -148,6 +148,71 @@ for (const kind of DRIVERS) {
       assert.equal((await persist([item(other, { deliveryId })]))[0]?.status, "stored");
     });
 
+    test("a retry under a live delivery id with the same body is the first event again; another body is a replay", async () => {
+      const deliveryId = `gh-${newId("delivery")}`;
+      const text = JSON.stringify({ retried: newId("event") });
+      const signatureTimestamped = true;
+      const [first] = await persist([item(a.sourceId, { text, deliveryId, signatureTimestamped })]);
+      assert.equal(first?.status, "stored");
+      const firstId = first.status === "stored" ? first.eventId : "";
+      const before = await countEvents(a.tenantId);
+      // A fresh signature each time, as a provider's retry signs anew.
+      clock.advance(30_000);
+      assert.deepEqual(await persist([item(a.sourceId, { text, deliveryId, signatureTimestamped })]), [
+        { status: "duplicate", eventId: firstId },
+      ]);
+      assert.deepEqual(await persist([item(a.sourceId, { deliveryId, signatureTimestamped })]), [
+        { status: "replayed" },
+      ]);
+      // Twice in one batch: the first stores, the second is that event again.
+      const shared = `gh-${newId("delivery")}`;
+      const twice = JSON.stringify({ twice: newId("event") });
+      const batch = await persist([
+        item(a.sourceId, { text: twice, deliveryId: shared, signatureTimestamped }),
+        item(a.sourceId, { text: twice, deliveryId: shared, signatureTimestamped }),
+        item(a.sourceId, { deliveryId: shared, signatureTimestamped }),
+      ]);
+      const batchId = batch[0]?.status === "stored" ? batch[0].eventId : "missing";
+      assert.deepEqual(batch.slice(1), [{ status: "duplicate", eventId: batchId }, { status: "replayed" }]);
+      assert.equal(await countEvents(a.tenantId), before + 1);
+    });
+
+    test("an idempotency key is the first event's for the whole dedupe window; another body under it is refused", async () => {
+      const idempotencyKey = `evt_${newId("delivery")}`;
+      const text = JSON.stringify({ id: idempotencyKey });
+      const signatureTimestamped = true;
+      const [first] = await persist([
+        item(a.sourceId, { text, idempotencyKey, deliveryId: null, signatureTimestamped }),
+      ]);
+      assert.equal(first?.status, "stored");
+      const firstId = first.status === "stored" ? first.eventId : "";
+      const before = await countEvents(a.tenantId);
+      // Past the replay window (10 min here) and days later: a retry is still the first event.
+      for (const step of [700_000, 3 * 86_400_000]) {
+        clock.advance(step);
+        assert.deepEqual(
+          await persist([item(a.sourceId, { text, idempotencyKey, deliveryId: null, signatureTimestamped })]),
+          [{ status: "duplicate", eventId: firstId }],
+        );
+        assert.deepEqual(
+          await persist([item(a.sourceId, { idempotencyKey, deliveryId: null, signatureTimestamped })]),
+          [{ status: "replayed" }],
+        );
+      }
+      // A delivery id equal to the idempotency key is one key, not two.
+      const both = `msg_${newId("delivery")}`;
+      await persist([item(a.sourceId, { idempotencyKey: both, deliveryId: both, signature: null })]);
+      const keys = await t.admin<{ replay_key: string }>(
+        "select replay_key from ingest_replays where tenant_id = $1 and replay_key like $2",
+        [a.tenantId, `%${both}`],
+      );
+      assert.deepEqual(
+        keys.map((k) => k.replay_key),
+        [`i:${both}`],
+      );
+      assert.equal(await countEvents(a.tenantId), before + 1);
+    });
+
     test("a replayed item claims none of its keys", async () => {
       const signature = `sha256=${newId("delivery")}`;
       const signatureTimestamped = true;

@@ -14,7 +14,13 @@ import type { Database, Tx } from "../../db/index.ts";
 import type { ZenLock } from "../../zenlock/index.ts";
 import type { IngestItem, IngestOutcome } from "../types.ts";
 import { findDuplicates, fingerprint, lockFingerprints } from "./fingerprint.ts";
-import { claimReplayKeysBatch, isSignatureKey, replayKeys, sweepExpiredReplays } from "./replay.ts";
+import {
+  claimReplayKeysBatch,
+  isIdempotencyKey,
+  isSignatureKey,
+  replayKeys,
+  sweepExpiredReplays,
+} from "./replay.ts";
 import { type ValidItem, validateItem } from "./validate.ts";
 
 export interface PersistDeps {
@@ -205,7 +211,9 @@ function persistTenant(
               keys: replayKeys(p.item).map((key) => {
                 // A signature without a signed timestamp verifies forever: it stays the first event's.
                 const isFirstEvent = isSignatureKey(key) && !p.item.signatureTimestamped;
-                return { key, isFirstEvent, expiresAt: isFirstEvent ? dedupeUntil : replayUntil };
+                // The provider's event id is the same on every retry of it, for as long as it retries.
+                const long = isFirstEvent || isIdempotencyKey(key);
+                return { key, isFirstEvent, expiresAt: long ? dedupeUntil : replayUntil };
               }),
               eventId,
             },

@@ -1,15 +1,23 @@
 /**
- * Replay keys: a provider's delivery id and the signature that verified, each
+ * Replay keys: a provider's delivery id, its idempotency key (the event's own
+ * id, the same on every retry) and the signature that verified, each
  * remembered for a window per (tenant, source). A key still live means the
  * same delivery came again; a key past its window is re-armed by the next
  * delivery that carries it. Claims go through the primary key, so two
  * concurrent batches with one key serialize and exactly one of them wins.
  *
+ * A live key held by the very event the request would make (same
+ * fingerprint: same source, media type, data and signed identity) is a
+ * redelivery: answered with that event's id, nothing stored. A live key held
+ * by another event is a replay, refused: a reused delivery id or idempotency
+ * key cannot carry a different body.
+ *
  * A signature that covers no timestamp (GitHub, Shopify, GitLab tokens,
  * generic HMAC without a timestamp header) verifies forever, so it is
  * remembered for the whole dedupe window, and a request carrying it is the
  * event it first made: it is answered with that event's id, never stored
- * again, whatever unsigned headers came with it.
+ * again, whatever unsigned headers came with it. An idempotency key is
+ * remembered for the dedupe window too.
  */
 import { sha256 } from "../../crypto/index.ts";
 import type { Tx } from "../../db/index.ts";
@@ -17,19 +25,29 @@ import type { Tx } from "../../db/index.ts";
 // Longer delivery ids are hashed: a btree key must stay well under a page.
 const MAX_PLAIN_DELIVERY_ID = 256;
 
-/** A signature's key (`s:`), as opposed to a delivery id's. */
+/** A signature's key (`s:`), as opposed to a delivery id's or an idempotency key's. */
 export const isSignatureKey = (key: string): boolean => key.startsWith("s:");
 
-/** Both kinds of key, prefixed so a delivery id can never collide with a signature. */
-export function replayKeys(item: { deliveryId: string | null; signature: string | null }): string[] {
+/** An idempotency key's key (`i:`): it stays the first event's for the whole dedupe window. */
+export const isIdempotencyKey = (key: string): boolean => key.startsWith("i:");
+
+const idKey = (prefix: string, id: string): string =>
+  id.length <= MAX_PLAIN_DELIVERY_ID ? `${prefix}:${id}` : `${prefix}h:${sha256(id).toString("hex")}`;
+
+/**
+ * Every kind of key, prefixed so a delivery id, an idempotency key and a
+ * signature can never collide. A delivery id that is also the idempotency key
+ * (GitHub's, Standard Webhooks') is one key, the idempotency key's.
+ */
+export function replayKeys(item: {
+  deliveryId: string | null;
+  signature: string | null;
+  idempotencyKey?: string | null;
+}): string[] {
   const keys: string[] = [];
-  if (item.deliveryId !== null) {
-    keys.push(
-      item.deliveryId.length <= MAX_PLAIN_DELIVERY_ID
-        ? `d:${item.deliveryId}`
-        : `dh:${sha256(item.deliveryId).toString("hex")}`,
-    );
-  }
+  const idempotencyKey = item.idempotencyKey ?? null;
+  if (item.deliveryId !== null && item.deliveryId !== idempotencyKey) keys.push(idKey("d", item.deliveryId));
+  if (idempotencyKey !== null) keys.push(idKey("i", idempotencyKey));
   // Hashed: signatures can be long, and the key only needs to be equal for equal signatures.
   if (item.signature !== null) keys.push(`s:${sha256(item.signature).toString("hex")}`);
   return keys;
@@ -45,20 +63,33 @@ export interface ReplayKey {
 export interface ReplayClaim {
   sourceId: string;
   keys: readonly ReplayKey[];
+  /**
+   * The event the claim would make: the earlier event with its fingerprint
+   * when there is one, so a key held by this very id means "the same event
+   * again" (a provider's retry), not a replay.
+   */
   eventId: string;
 }
 
-/** Won; or lost, naming the first event when a key that answers with it was held. */
+/** Won; or lost, naming the first event when the claim is that event again. */
 export type ClaimOutcome = { won: true } | { won: false; firstEventId?: string };
+
+/** Who holds a key a claim lost: an earlier claim of the batch, or a stored event (unknown if it is gone). */
+type Holder = { firstEvent: boolean } & ({ claim: number } | { eventId: string | undefined });
 
 /**
  * Claims every claim's keys in one statement; a claim succeeds only if all
  * its keys were free (or expired). A claim that loses any key gives back the
  * ones it took. A key that two claims of the batch share goes to the earlier
  * one, and the later is refused even if the earlier fails on another key:
- * two requests in one batch carrying one delivery id or one signature are
- * not both let through. A claim lost on an `isFirstEvent` key names the
- * event its holder made (the earlier claim's, if that one won).
+ * two requests in one batch carrying one key are not both let through.
+ *
+ * A lost claim names a first event (and is answered with its id, storing
+ * nothing) when it lost an `isFirstEvent` key, or when every key it lost is
+ * held by its own event id: the same delivery id, idempotency key or
+ * signature with the same fingerprint as the event that holds it is that
+ * event delivered again. Any other loss is a replay: a reused key with a
+ * different body is refused.
  */
 export async function claimReplayKeysBatch(
   tx: Tx,
@@ -67,31 +98,40 @@ export async function claimReplayKeysBatch(
   claims: readonly ReplayClaim[],
 ): Promise<ClaimOutcome[]> {
   const ok = claims.map(() => true);
-  // Per claim lost on an isFirstEvent key: the earlier claim of the batch holding it, or the stored event.
-  const heldBy = new Map<number, { claim: number } | { eventId: string }>();
+  const lostTo = new Map<number, Holder[]>();
+  const loses = (claim: number, holder: Holder) => lostTo.set(claim, [...(lostTo.get(claim) ?? []), holder]);
   const taken = new Map<string, number>();
   const rows: { claim: number; sourceId: string; key: ReplayKey }[] = [];
   claims.forEach((c, i) => {
     const mine = c.keys.map((k) => `${c.sourceId}\n${k.key}`);
-    const clash = mine.findIndex((k) => taken.has(k));
-    if (clash >= 0) {
-      ok[i] = false;
-      const first = c.keys.findIndex((k, j) => k.isFirstEvent && taken.has(mine[j]!));
-      if (first >= 0) heldBy.set(i, { claim: taken.get(mine[first]!)! });
+    if (!mine.some((k) => taken.has(k))) {
+      for (const [j, k] of mine.entries()) {
+        taken.set(k, i);
+        rows.push({ claim: i, sourceId: c.sourceId, key: c.keys[j]! });
+      }
       return;
     }
+    ok[i] = false;
     for (const [j, k] of mine.entries()) {
-      taken.set(k, i);
-      rows.push({ claim: i, sourceId: c.sourceId, key: c.keys[j]! });
+      const holder = taken.get(k);
+      if (holder !== undefined) loses(i, { claim: holder, firstEvent: c.keys[j]!.isFirstEvent });
     }
   });
+  const eventOf = (h: Holder): string | undefined =>
+    "claim" in h ? (ok[h.claim] ? claims[h.claim]!.eventId : undefined) : h.eventId;
   const outcomes = (): ClaimOutcome[] =>
     ok.map((won, i) => {
       if (won) return { won: true };
-      const h = heldBy.get(i);
-      if (h === undefined) return { won: false };
-      if ("eventId" in h) return { won: false, firstEventId: h.eventId };
-      return ok[h.claim] ? { won: false, firstEventId: claims[h.claim]!.eventId } : { won: false };
+      const holders = lostTo.get(i) ?? [];
+      const first = holders.find((h) => h.firstEvent);
+      if (first !== undefined) {
+        const eventId = eventOf(first);
+        return eventId === undefined ? { won: false } : { won: false, firstEventId: eventId };
+      }
+      const own = claims[i]!.eventId;
+      return holders.length > 0 && holders.every((h) => eventOf(h) === own)
+        ? { won: false, firstEventId: own }
+        : { won: false };
     });
   if (rows.length === 0) return outcomes();
   const r = await tx.query<{ source_id: string; replay_key: string }>(
@@ -114,12 +154,10 @@ export async function claimReplayKeysBatch(
   const won = new Set(r.rows.map((x) => `${x.source_id}\n${x.replay_key}`));
   const lost = rows.filter((x) => !won.has(`${x.sourceId}\n${x.key.key}`));
   for (const x of lost) ok[x.claim] = false;
-  await findFirstEvents(
-    tx,
-    tenantId,
-    lost.filter((x) => x.key.isFirstEvent),
-    heldBy,
-  );
+  const holders = await holdersOf(tx, tenantId, lost);
+  for (const x of lost) {
+    loses(x.claim, { eventId: holders.get(`${x.sourceId}\n${x.key.key}`), firstEvent: x.key.isFirstEvent });
+  }
   const giveBack = rows.filter((x) => !ok[x.claim] && won.has(`${x.sourceId}\n${x.key.key}`));
   if (giveBack.length > 0) {
     await tx.query(
@@ -136,14 +174,13 @@ export async function claimReplayKeysBatch(
   return outcomes();
 }
 
-/** The events that live holders of these lost keys made; one query, and only when such a key was lost. */
-async function findFirstEvents(
+/** The events holding these lost keys, by "source\nkey"; one query, and only when a key was lost. */
+async function holdersOf(
   tx: Tx,
   tenantId: string,
-  lost: readonly { claim: number; sourceId: string; key: ReplayKey }[],
-  heldBy: Map<number, { claim: number } | { eventId: string }>,
-): Promise<void> {
-  if (lost.length === 0) return;
+  lost: readonly { sourceId: string; key: ReplayKey }[],
+): Promise<Map<string, string>> {
+  if (lost.length === 0) return new Map();
   const r = await tx.query<{ source_id: string; replay_key: string; event_id: string }>(
     `select r.source_id, r.replay_key, r.event_id from ingest_replays r
        join unnest($2::text[], $3::text[]) as t(source_id, replay_key)
@@ -151,11 +188,7 @@ async function findFirstEvents(
       where r.tenant_id = $1`,
     [tenantId, lost.map((x) => x.sourceId), lost.map((x) => x.key.key)],
   );
-  const holders = new Map(r.rows.map((x) => [`${x.source_id}\n${x.replay_key}`, x.event_id]));
-  for (const x of lost) {
-    const eventId = holders.get(`${x.sourceId}\n${x.key.key}`);
-    if (eventId !== undefined && !heldBy.has(x.claim)) heldBy.set(x.claim, { eventId });
-  }
+  return new Map(r.rows.map((x) => [`${x.source_id}\n${x.replay_key}`, x.event_id]));
 }
 
 /** Deletes up to `limit` expired keys of the tenant, skipping any another batch holds; returns how many. */

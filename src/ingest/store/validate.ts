@@ -50,6 +50,7 @@ export interface ValidItem {
   body: Buffer;
   deliveryId: string | null;
   signature: string | null;
+  idempotencyKey: string | null;
   signatureTimestamped: boolean;
   identity: string | null;
   type: string;
@@ -123,6 +124,8 @@ export function validateItem(raw: IngestItem): Result<ValidItem, "invalid"> {
   if (!nullableText(item.contentType, MAX_CONTENT_TYPE)) return bad;
   if (!nullableText(item.deliveryId, MAX_DELIVERY_ID)) return bad;
   if (!nullableText(item.signature, MAX_SIGNATURE)) return bad;
+  const idempotencyKey = item.idempotencyKey ?? null;
+  if (!nullableText(idempotencyKey, MAX_DELIVERY_ID)) return bad;
   if (item.signatureTimestamped !== undefined && typeof item.signatureTimestamped !== "boolean") return bad;
   const identity = item.identity ?? null;
   if (identity !== null && (typeof identity !== "string" || !IDENTITY.test(identity))) return bad;
@@ -143,6 +146,7 @@ export function validateItem(raw: IngestItem): Result<ValidItem, "invalid"> {
       body,
       deliveryId: item.deliveryId,
       signature: item.signature,
+      idempotencyKey,
       signatureTimestamped: item.signatureTimestamped === true,
       identity,
       type: ce.type,
