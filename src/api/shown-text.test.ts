@@ -86,6 +86,52 @@ for (const kind of DRIVERS) {
       assert.equal(ok.status, 200, ok.text);
     });
 
+    test("string values inside a source's settings, on create and on change", async () => {
+      // Refused as text shown to people, or by the setting's own stricter rule (a header's
+      // prefix is printable ASCII): either way named by its path and never echoed.
+      const refused = (
+        path: string,
+        res: Awaited<ReturnType<TestApi["request"]>>,
+        trick: string,
+        where: string,
+      ) => {
+        assert.equal(res.status, 400, `${where}: ${res.text}`);
+        assert.ok(["TEXT_NOT_ALLOWED", "VALIDATION_FAILED"].includes(res.json.error.code), where);
+        const paths = res.json.error.details.issues.map((i: { path: string }) => i.path);
+        assert.ok(paths.includes(path), `${where}: ${JSON.stringify(paths)}`);
+        assert.ok(!res.text.includes(trick), `${where} echoes the value`);
+      };
+      for (const trick of TRICKS) {
+        const settings = { header: "x-signature", prefix: trick };
+        refused(
+          "body.settings.prefix",
+          await api.request("POST", p("/sources"), {
+            key,
+            body: { name: "generic", scheme: "generic-hmac", settings },
+          }),
+          trick,
+          "generic-hmac prefix on create",
+        );
+        const meta = await api.request("POST", p("/sources"), {
+          key,
+          body: { name: "meta", scheme: "meta", settings: { verify_token: `token${trick}` } },
+        });
+        refused("body.settings.verify_token", meta, trick, "meta verify_token");
+        const generic = await api.request("POST", p("/sources"), {
+          key,
+          body: { name: "generic ok", scheme: "generic-hmac", settings: { header: "x-signature" } },
+        });
+        assert.equal(generic.status, 201, generic.text);
+        refused(
+          "body.settings.prefix",
+          await api.request("PATCH", p(`/sources/${generic.json.id}`), { key, body: { settings } }),
+          trick,
+          "generic-hmac prefix on change",
+        );
+        await api.request("DELETE", p(`/sources/${generic.json.id}`), { key });
+      }
+    });
+
     test("event-type patterns and filters", async () => {
       for (const trick of TRICKS) {
         const sub = await api.request("PATCH", p(`/subscriptions/${subscriptionId}`), {

@@ -5,17 +5,40 @@
  * Webhooks `whsec_` + base64 of 24..64 bytes; Stripe `whsec_…`) refuse
  * anything else, so a mistyped secret fails here rather than on every event.
  */
-import { ZenError } from "../../core/index.ts";
+import { hasInvisibleOrControl, SHOWN_TEXT_MESSAGE, ZenError } from "../../core/index.ts";
 import { p256SecretProblem } from "../providers/engine-ecdsa.ts";
 import { ed25519SecretProblem } from "../providers/engine-ed25519.ts";
 import { getScheme } from "../schemes/index.ts";
 import type { CloudEventsMode, SchemeName } from "../types.ts";
 import { issuesOf, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, validationFailed } from "./input.ts";
 
+/** Paths of string values (at any depth) holding an invisible or control character. */
+function invisibleIn(value: unknown, path: string[], out: string[]): string[] {
+  if (out.length >= 20) return out;
+  if (typeof value === "string") {
+    if (hasInvisibleOrControl(value)) out.push(path.join("."));
+  } else if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) invisibleIn(v, [...path, String(i)], out);
+  } else if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) invisibleIn(v, [...path, k], out);
+  }
+  return out;
+}
+
+/**
+ * A source's settings, validated by its scheme. Whatever a scheme's own rules
+ * (most are stricter: header names are tokens, prefixes printable ASCII), no
+ * string in them may hold an invisible or control character: settings are
+ * shown to people in the API and the guides, and a scheme added later cannot
+ * forget it.
+ */
 export function checkSettings(
   scheme: SchemeName,
   settings: Record<string, unknown>,
 ): Record<string, unknown> {
+  const hidden = invisibleIn(settings, ["settings"], []);
+  if (hidden.length > 0)
+    throw validationFailed(hidden.map((path) => ({ path, message: SHOWN_TEXT_MESSAGE })));
   const r = getScheme(scheme).settings.safeParse(settings);
   if (!r.success) throw validationFailed(issuesOf(r.error, ["settings"]));
   const out = r.data;
