@@ -134,6 +134,7 @@ export function urlParamsScheme(entry: UrlParamsEntry): SignatureScheme {
   };
 
   const describe = (input: DescribeInput): EventFacts => {
+    // Only what the ingester parsed as JSON is read as JSON: a form body (which may happen to parse) is read as a form.
     const facts = describeFacts(entry.facts, input.headers, input.json);
     const fields = entry.form;
     if (input.json !== undefined || fields === undefined) return facts;
