@@ -6,19 +6,24 @@
  * (`com.clerk.user.created`); `svix-id` is the delivery id and the
  * idempotency key (Svix keeps it across retries, re-signing each attempt).
  */
-import { svixScheme } from "./engine-svix.ts";
+import { SVIX_SECRET, svixExamples, svixScheme } from "./engine-svix.ts";
 
 export const clerk = svixScheme({
   name: "clerk",
+  engine: "svix",
   title: "Clerk",
   docs: "https://clerk.com/docs/webhooks/sync-data",
   sample: {
     contentType: "application/json",
     body: '{"data":{"id":"user_29w83sxmDNGwOuEthce5gg56FcC","object":"user","first_name":"Example","last_name":"Example","email_addresses":[{"email_address":"example@example.org","id":"idn_29w83yL7CwVlJXylYLxcslromF1","object":"email_address"}],"created_at":1654012591514},"event_attributes":{"http_request":{"client_ip":"0.0.0.0","user_agent":"Mozilla/5.0"}},"object":"event","timestamp":1654012591835,"type":"user.created"}',
   },
-  typePrefix: "com.clerk",
-  eventType: { pointer: "/type" },
-  deliveryId: { header: "svix-id" },
-  idempotencyKey: { header: "svix-id" },
-  subject: { pointer: "/data/id" },
+  contentTypes: ["application/json"],
+  facts: {
+    type: { prefix: "com.clerk", parts: [{ pointer: "/type" }] },
+    deliveryId: { header: "svix-id" },
+    idempotencyKey: { header: "svix-id" },
+    subject: { pointer: "/data/id" },
+  },
+  secret: SVIX_SECRET,
+  examples: svixExamples("com.clerk"),
 });

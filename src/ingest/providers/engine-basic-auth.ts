@@ -12,25 +12,23 @@
  * key is hex(HMAC-SHA256(secret, body)), as for GitLab's token: the
  * credentials alone would be the same for every delivery.
  */
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { hasInvisibleOrControl } from "../../core/validation.ts";
 import { hmacSha256, timingSafeEqualString } from "../../crypto/index.ts";
 import { decodeBase64, fail, pass, readHeader } from "../schemes/common.ts";
-import type { ProviderSample, SignatureScheme } from "../schemes/scheme.ts";
-import type { SchemeName, VerifyInput, VerifyResult } from "../types.ts";
-import { describeFromEntry, type FactsEntry } from "./engine-facts.ts";
+import type { SignatureScheme } from "../schemes/scheme.ts";
+import type { VerifyInput, VerifyResult } from "../types.ts";
+import { describeFacts, type ProviderEntryBase, parseJson, registerEntry, withDeliveryId } from "./entry.ts";
 
 const AUTHORIZATION = "authorization";
 const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
 
-export interface BasicAuthEntry extends FactsEntry {
-  name: SchemeName;
-  title: string;
-  docs: string;
-  sample: ProviderSample;
-  /** The user name a generated secret carries. */
-  user: string;
+export interface BasicAuthEntry extends ProviderEntryBase {
+  readonly engine: "basic-auth";
+  /** Nothing is signed: a changed body passes with the same credentials. */
+  readonly bindsBody: false;
+  /** The user name `sign` sends with a bare-password secret. */
+  readonly user: string;
 }
 
 /** `user:password` of a Basic Authorization header, or undefined when it is not one. */
@@ -68,20 +66,22 @@ export function basicAuthScheme(entry: BasicAuthEntry): SignatureScheme {
       if (ok && matched === undefined) matched = secret;
     }
     if (matched === undefined) return fail("bad_signature");
-    return pass({ signature: hmacSha256(matched, input.body).toString("hex") });
+    const value = { signature: hmacSha256(matched, input.body).toString("hex") };
+    // Credentials cover no body: an id read from it is reported, never as signed.
+    return pass(withDeliveryId(entry.facts, value, input, { bodySigned: false }));
   };
 
-  return {
+  const scheme: SignatureScheme = {
     name: entry.name,
     provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
     settings: z.strictObject({}).prefault({}),
     verify,
-    describe: (input) => describeFromEntry(entry, input),
+    describe: (input) => describeFacts(entry.facts, input.headers, input.json ?? parseJson(input.body)),
     sign(input) {
       const credentials = input.secret.includes(":") ? input.secret : `${entry.user}:${input.secret}`;
       return { [AUTHORIZATION]: `Basic ${Buffer.from(credentials, "utf8").toString("base64")}` };
     },
-    /** `user:password` with 32 random bytes as the password, to paste into the provider's settings. */
-    generateSecret: () => `${entry.user}:${randomBytes(32).toString("base64url")}`,
+    generateSecret: entry.secret.generate,
   };
+  return registerEntry(scheme, entry);
 }

@@ -12,8 +12,9 @@
  * replay key is `r` with the low `s`; a re-encoded copy of a request inside
  * the window is still the same signature seen twice.
  *
- * As for every public-key scheme, `generateSecret` refuses with
- * SOURCE_SECRET_REQUIRED and `sign` needs the private key (PKCS#8 PEM):
+ * As for every public-key scheme, entries take PROVIDER_PUBLIC_KEY as their
+ * secret, so `generateSecret` refuses with SOURCE_SECRET_REQUIRED, and `sign`
+ * needs the private key (PKCS#8 PEM):
  * given the public key it refuses with SCHEME_CANNOT_SIGN.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
@@ -29,23 +30,20 @@ import {
   pass,
   readHeader,
 } from "../schemes/common.ts";
-import type { ProviderSample, SignatureScheme } from "../schemes/scheme.ts";
-import type { SchemeName, VerifyInput, VerifyResult } from "../types.ts";
-import { describeFromEntry, type FactsEntry } from "./engine-facts.ts";
+import type { SignatureScheme } from "../schemes/scheme.ts";
+import type { VerifyInput, VerifyResult } from "../types.ts";
+import { describeFacts, type ProviderEntryBase, parseJson, registerEntry, withDeliveryId } from "./entry.ts";
 
 /** The order of the P-256 group. */
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 /** A DER ECDSA-Sig-Value over P-256 is at most 72 bytes; its base64 at most 96 characters. */
 const MAX_SIGNATURE_BASE64 = 96;
 
-export interface EcdsaEntry extends FactsEntry {
-  name: SchemeName;
-  title: string;
-  docs: string;
-  sample: ProviderSample;
+export interface EcdsaEntry extends ProviderEntryBase {
+  readonly engine: "ecdsa-p256";
   /** Lower-case header names. */
-  signatureHeader: string;
-  timestampHeader: string;
+  readonly signatureHeader: string;
+  readonly timestampHeader: string;
 }
 
 /** The P-256 public key of a base64 DER SPKI secret, or undefined. */
@@ -133,17 +131,18 @@ export function ecdsaScheme(entry: EcdsaEntry): SignatureScheme {
     const window = checkWindow(timestamp, input.now, input.toleranceSeconds);
     if (window !== undefined) return fail(window);
     const lowS = rs.s > N / 2n ? N - rs.s : rs.s;
-    return pass({ signature: `${hex32(rs.r)}${hex32(lowS)}`, timestamp: new Date(timestamp * 1000) });
+    const value = { signature: `${hex32(rs.r)}${hex32(lowS)}`, timestamp: new Date(timestamp * 1000) };
+    return pass(withDeliveryId(entry.facts, value, input, { bodySigned: true }));
   };
 
-  return {
+  const scheme: SignatureScheme = {
     name: entry.name,
     provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
     // The source holds the provider's public key: only the provider signs (test sends are refused).
     signs: false,
     settings: z.strictObject({}).prefault({}),
     verify: verifyRequest,
-    describe: (input) => describeFromEntry(entry, input),
+    describe: (input) => describeFacts(entry.facts, input.headers, input.json ?? parseJson(input.body)),
     sign(input) {
       const key = signingKey(input.secret);
       const timestamp = String(Math.floor(input.now.getTime() / 1000));
@@ -151,8 +150,7 @@ export function ecdsaScheme(entry: EcdsaEntry): SignatureScheme {
       const signature = sign("sha256", message, { key, dsaEncoding: "der" });
       return { [entry.signatureHeader]: signature.toString("base64"), [entry.timestampHeader]: timestamp };
     },
-    generateSecret() {
-      throw new ZenError("SOURCE_SECRET_REQUIRED");
-    },
+    generateSecret: entry.secret.generate,
   };
+  return registerEntry(scheme, entry);
 }

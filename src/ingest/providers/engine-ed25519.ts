@@ -13,7 +13,8 @@
  * inside the window keeps its replay key.
  *
  * A public key cannot be generated (only the provider holds the private
- * half), so `generateSecret` refuses with SOURCE_SECRET_REQUIRED, and `sign`
+ * half), so entries take PROVIDER_PUBLIC_KEY as their secret and
+ * `generateSecret` refuses with SOURCE_SECRET_REQUIRED; `sign`
  * needs the private key (PKCS#8 PEM, as `openssl genpkey -algorithm ed25519`
  * writes it): given the public key a source holds, it refuses with
  * SCHEME_CANNOT_SIGN instead of producing a signature that never verifies.
@@ -31,27 +32,35 @@ import {
   pass,
   readHeader,
 } from "../schemes/common.ts";
-import type { HandshakeInput, HandshakeResult, ProviderSample, SignatureScheme } from "../schemes/scheme.ts";
-import type { SchemeName, VerifyInput, VerifyResult } from "../types.ts";
-import { atPointer, describeFromEntry, type FactsEntry } from "./engine-facts.ts";
+import type { HandshakeInput, HandshakeResult, SignatureScheme } from "../schemes/scheme.ts";
+import type { Verified, VerifyInput, VerifyResult } from "../types.ts";
+import {
+  describeFacts,
+  jsonPointer,
+  type ProviderEntryBase,
+  parseJson,
+  registerEntry,
+  withDeliveryId,
+} from "./entry.ts";
 
 const PUBLIC_KEY_BYTES = 32;
 const SIGNATURE_BYTES = 64;
 
-export interface Ed25519Entry extends FactsEntry {
-  name: SchemeName;
-  title: string;
-  docs: string;
-  sample: ProviderSample;
+export interface Ed25519Entry extends ProviderEntryBase {
+  readonly engine: "ed25519";
   /** Lower-case header names. */
-  signatureHeader: string;
-  timestampHeader: string;
+  readonly signatureHeader: string;
+  readonly timestampHeader: string;
   /**
    * The provider's endpoint check, answered only once the request's own
    * signature verifies: when the body's JSON `pointer` holds `equals`, the
    * answer is `answer` as JSON, status 200.
    */
-  handshake?: { pointer: string; equals: string | number; answer: string };
+  readonly handshake?: {
+    readonly pointer: string;
+    readonly equals: string | number;
+    readonly answer: string;
+  };
 }
 
 /** The public key of a hex secret, or undefined when it is not 32 bytes of hex. */
@@ -111,7 +120,8 @@ export function ed25519Scheme(entry: Ed25519Entry): SignatureScheme {
     if (!matched) return fail("bad_signature");
     const window = checkWindow(timestamp, input.now, input.toleranceSeconds);
     if (window !== undefined) return fail(window);
-    return pass({ signature: signature.toString("hex"), timestamp: new Date(timestamp * 1000) });
+    const value: Verified = { signature: signature.toString("hex"), timestamp: new Date(timestamp * 1000) };
+    return pass(withDeliveryId(entry.facts, value, input, { bodySigned: true }));
   };
 
   const scheme: SignatureScheme = {
@@ -121,16 +131,14 @@ export function ed25519Scheme(entry: Ed25519Entry): SignatureScheme {
     signs: false,
     settings: z.strictObject({}).prefault({}),
     verify: verifyRequest,
-    describe: (input) => describeFromEntry(entry, input),
+    describe: (input) => describeFacts(entry.facts, input.headers, input.json ?? parseJson(input.body)),
     sign(input) {
       const key = signingKey(input.secret);
       const timestamp = String(Math.floor(input.now.getTime() / 1000));
       const signature = sign(null, Buffer.concat([Buffer.from(timestamp, "utf8"), input.body]), key);
       return { [entry.signatureHeader]: signature.toString("hex"), [entry.timestampHeader]: timestamp };
     },
-    generateSecret() {
-      throw new ZenError("SOURCE_SECRET_REQUIRED");
-    },
+    generateSecret: entry.secret.generate,
   };
   const check = entry.handshake;
   if (check !== undefined) {
@@ -150,7 +158,7 @@ export function ed25519Scheme(entry: Ed25519Entry): SignatureScheme {
       };
     };
   }
-  return scheme;
+  return registerEntry(scheme, entry);
 }
 
 /** Whether the body is the provider's endpoint check; a body that is not JSON is not. */
@@ -163,5 +171,5 @@ function isCheck(body: Buffer, check: NonNullable<Ed25519Entry["handshake"]>): b
   } catch {
     return false;
   }
-  return atPointer(json, check.pointer) === check.equals;
+  return jsonPointer(json, check.pointer) === check.equals;
 }

@@ -23,49 +23,43 @@
  * with or without the default port, so both forms are tried, as Twilio's own
  * libraries do.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { z } from "zod";
 import { sha256, timingSafeEqualBytes } from "../../crypto/index.ts";
 import { decodeBase64, fail, matchAny, pass, plainText, readHeader } from "../schemes/common.ts";
-import type {
-  DescribeInput,
-  HandshakeInput,
-  HandshakeResult,
-  ProviderSample,
-  SignatureScheme,
-} from "../schemes/scheme.ts";
-import type { EventFacts, SchemeName, VerifyInput, VerifyResult } from "../types.ts";
-import { describeFromEntry, type FactsEntry } from "./engine-facts.ts";
+import type { DescribeInput, HandshakeInput, HandshakeResult, SignatureScheme } from "../schemes/scheme.ts";
+import type { EventFacts, VerifyInput, VerifyResult } from "../types.ts";
+import { describeFacts, type ProviderEntryBase, registerEntry, withDeliveryId } from "./entry.ts";
 
 const SHA1_BYTES = 20;
 const FORM = "application/x-www-form-urlencoded";
 /** Longest URL signed; a provider's webhook URL is far shorter. */
 const MAX_URL = 4096;
 
-export interface UrlParamsEntry extends FactsEntry {
-  name: SchemeName;
-  title: string;
-  docs: string;
-  sample: ProviderSample;
+export interface UrlParamsEntry extends ProviderEntryBase {
+  readonly engine: "url-params";
   /** Lower-case header name. */
-  signatureHeader: string;
+  readonly signatureHeader: string;
   /** The query parameter carrying the body's hex SHA-256 when the body is not a form (Twilio's `bodySHA256`). */
-  bodyHashParam?: string;
+  readonly bodyHashParam?: string;
   /** Also try the URL with its default port added or its port removed (Twilio signs either). */
-  portVariants: boolean;
-  /** Event type by the form field present (the first listed that the body has), before `eventType`. */
-  typeByField?: readonly (readonly [field: string, type: string])[];
-  /** Subject from this form field. */
-  subjectField?: string;
-  /** A fresh secret in the provider's format; default 32 random hex characters. */
-  generateSecret?: () => string;
+  readonly portVariants: boolean;
+  /**
+   * Facts of a form body, which JSON pointers cannot reach: the event type by
+   * the form field present (the first listed that the body has; else the
+   * type `facts` gives) and the subject from a field.
+   */
+  readonly form?: {
+    readonly typeByField?: readonly (readonly [field: string, type: string])[];
+    readonly subjectField?: string;
+  };
   /**
    * The provider's endpoint check: a POST whose form holds `field` = `value`
    * and nothing else, signed with the provider's published generic `key` (not
    * the source's), answered 200 and never stored. Anyone can sign it; it
    * reveals only that the URL answers, and carries nothing.
    */
-  handshake?: { field: string; value: string; key: string };
+  readonly handshake?: { readonly field: string; readonly value: string; readonly key: string };
 }
 
 /** The URL as given, and with the default port added or the port removed. */
@@ -135,16 +129,19 @@ export function urlParamsScheme(entry: UrlParamsEntry): SignatureScheme {
     const urls = entry.portVariants ? urlVariants(input.url!) : [input.url!];
     const expected = input.secrets.flatMap((token) => urls.map((u) => mac(token, u + tail)));
     if (matchAny(expected, [candidate]) < 0) return fail("bad_signature");
-    return pass({ signature: sig.value });
+    // The parameters are signed, not the body's bytes: an id read from the body is not reported as signed.
+    return pass(withDeliveryId(entry.facts, { signature: sig.value }, input, { bodySigned: false }));
   };
 
   const describe = (input: DescribeInput): EventFacts => {
-    const facts = describeFromEntry(entry, input);
-    if (input.json !== undefined || entry.typeByField === undefined) return facts;
+    // Only what the ingester parsed as JSON is read as JSON: a form body (which may happen to parse) is read as a form.
+    const facts = describeFacts(entry.facts, input.headers, input.json);
+    const fields = entry.form;
+    if (input.json !== undefined || fields === undefined) return facts;
     const form = new URLSearchParams(input.body.toString("utf8"));
-    const hit = entry.typeByField.find(([field]) => form.has(field));
-    if (hit !== undefined) facts.type = `${entry.typePrefix}.${hit[1]}`;
-    const subject = entry.subjectField === undefined ? undefined : plainText(form.get(entry.subjectField));
+    const hit = fields.typeByField?.find(([field]) => form.has(field));
+    if (hit !== undefined) facts.type = `${entry.facts.type.prefix}.${hit[1]}`;
+    const subject = fields.subjectField === undefined ? undefined : plainText(form.get(fields.subjectField));
     if (subject !== undefined) facts.subject = subject;
     return facts;
   };
@@ -172,7 +169,7 @@ export function urlParamsScheme(entry: UrlParamsEntry): SignatureScheme {
           return { answer: { status: 200, headers: { "content-type": "text/plain" }, body: "ok" } };
         };
 
-  return {
+  const scheme: SignatureScheme = {
     name: entry.name,
     provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
     settings: z.strictObject({}).prefault({}),
@@ -193,7 +190,7 @@ export function urlParamsScheme(entry: UrlParamsEntry): SignatureScheme {
         [entry.signatureHeader]: mac(input.secret, input.url! + tail).toString("base64"),
       };
     },
-    /** A random token of the provider's shape; providers issue their own. */
-    generateSecret: entry.generateSecret ?? (() => randomBytes(16).toString("hex")),
+    generateSecret: entry.secret.generate,
   };
+  return registerEntry(scheme, entry);
 }

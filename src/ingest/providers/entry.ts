@@ -6,17 +6,21 @@
  * things (headers, JSON pointers into the body), what it sends (content types,
  * a sample) and one or more documented examples with their expected outcome.
  * The engine-agnostic part (`ProviderEntryBase`, `FactsEntry`) is shared by
- * every engine; each engine adds its own signing part (the HMAC one is
- * `HmacEntry` in engine-hmac.ts).
+ * every engine; each engine adds its own signing part (`HmacEntry` in
+ * engine-hmac.ts, `Ed25519Entry`, `EcdsaEntry`, `UrlParamsEntry`,
+ * `BasicAuthEntry`, `SvixEntry` beside their engines), and every engine
+ * registers the entry it built a scheme from, so one suite
+ * (examples.test.ts) runs every provider's documented examples.
  *
  * Everything read from a request for `describe` is checked as the schemes
  * check it (short visible ASCII ids, CloudEvents-safe type parts, text free of
  * control characters), so an entry cannot make a scheme trust free-form input.
  */
 
+import { ZenError } from "../../core/index.ts";
 import { idText, isoTime, plainHeader, plainText, typePart } from "../schemes/common.ts";
 import type { ProviderSample, RequestHeaders, SignatureScheme } from "../schemes/scheme.ts";
-import type { EventFacts, SchemeName, VerifyFailure } from "../types.ts";
+import type { EventFacts, SchemeName, Verified, VerifyFailure, VerifyInput } from "../types.ts";
 
 /** A lower-case header name, or several the provider uses interchangeably (the first present is read). */
 export type HeaderNames = string | readonly [string, ...string[]];
@@ -35,14 +39,24 @@ export function headerNames(names: HeaderNames): readonly [string, ...string[]] 
 /** How a provider writes a time. */
 export type TimeFormat = "unix-seconds" | "unix-milliseconds" | "iso8601";
 
+/**
+ * One part of an event type: a field, optionally with names for the codes a
+ * provider sends (Discord's numeric interaction types), or a fixed name for
+ * providers whose one request is always the same kind (a batch of events).
+ */
+export type TypePartSource =
+  | (FieldSource & { readonly names?: Readonly<Record<string, string>> })
+  | { readonly constant: string };
+
 /** Where the event's facts come from; every part optional but the type's prefix. */
 export interface FactsEntry {
   /**
    * CloudEvents type: `prefix` and each part joined with `.`; a part's `:` and
    * `/` become `.` (Bitbucket's `repo:push`, Shopify's `orders/create`). When a
-   * part is missing or not a clean name, the type is `${prefix}.event`.
+   * part is missing or not a clean name, or there are no parts, the type is
+   * `${prefix}.event`.
    */
-  readonly type: { readonly prefix: string; readonly parts: readonly FieldSource[] };
+  readonly type: { readonly prefix: string; readonly parts: readonly TypePartSource[] };
   readonly subject?: FieldSource;
   /** The provider's id for this delivery (replay key; the same on a manual redelivery where the provider keeps it). */
   readonly deliveryId?: FieldSource;
@@ -75,6 +89,12 @@ export interface ProviderExample {
   readonly now: string;
   /** The URL the provider called, for providers that sign it. */
   readonly url?: string;
+  /**
+   * A valid secret of the provider's kind that did not sign the example
+   * (another public key for public-key providers, where `secret` with a
+   * character appended is no key at all); by default `secret` + `x`.
+   */
+  readonly otherSecret?: string;
   readonly expect: ExampleOutcome;
 }
 
@@ -93,9 +113,27 @@ export interface ProviderEntryBase {
   readonly sample: ProviderSample;
   readonly facts: FactsEntry;
   readonly secret: { readonly origin: SecretOrigin; readonly generate: () => string };
+  /**
+   * `false` for engines that authenticate the sender but sign nothing (HTTP
+   * Basic auth): the same credentials pass with any body. The examples suite
+   * then checks that property instead of a changed body being refused.
+   */
+  readonly bindsBody?: false;
   /** At least one; the examples suite runs every one. */
   readonly examples: readonly ProviderExample[];
 }
+
+/**
+ * The secret of a provider that signs with its private key: the source holds
+ * the provider's public key, which zenmesh cannot make, so generating one
+ * refuses with SOURCE_SECRET_REQUIRED (the operator pastes the provider's).
+ */
+export const PROVIDER_PUBLIC_KEY: ProviderEntryBase["secret"] = {
+  origin: "provider",
+  generate() {
+    throw new ZenError("SOURCE_SECRET_REQUIRED");
+  },
+};
 
 const ENTRIES = new WeakMap<SignatureScheme, ProviderEntryBase>();
 
@@ -171,7 +209,7 @@ export function readField(source: FieldSource, headers: RequestHeaders, json: un
   return undefined;
 }
 
-/** Numbers become strings (Razorpay and HubSpot ids are JSON numbers). */
+/** Numbers become strings (Razorpay and HubSpot ids, Discord's interaction types are JSON numbers). */
 function asText(value: unknown): unknown {
   return typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
 }
@@ -191,11 +229,22 @@ export function readTime(value: unknown, format: TimeFormat): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/** A type part's raw name: the constant, or the field's value (a number as text) under its code's name if it has one. */
+function typeName(source: TypePartSource, headers: RequestHeaders, json: unknown): unknown {
+  if ("constant" in source) return source.constant;
+  const raw = asText(readField(source, headers, json));
+  // Own names only: a code of `__proto__` or `toString` names nothing.
+  if (typeof raw === "string" && source.names !== undefined && Object.hasOwn(source.names, raw)) {
+    return source.names[raw];
+  }
+  return raw;
+}
+
 /** EventFacts from an entry's `facts`, checked as the schemes check them. */
 export function describeFacts(facts: FactsEntry, headers: RequestHeaders, json: unknown): EventFacts {
   const parts: string[] = [];
   for (const source of facts.type.parts) {
-    const raw = readField(source, headers, json);
+    const raw = typeName(source, headers, json);
     const part = typePart(
       typeof raw === "string" ? raw.replaceAll(":", ".").replaceAll("/", ".") : undefined,
     );
@@ -226,4 +275,26 @@ export function describeFacts(facts: FactsEntry, headers: RequestHeaders, json: 
 /** The delivery id as verify reports it (ids only; the same reader as describe). */
 export function readId(source: FieldSource, headers: RequestHeaders, json: unknown): string | undefined {
   return idText(asText(readField(source, headers, json)));
+}
+
+/**
+ * A verified request's value with the delivery id the entry names, for
+ * engines that sign no id of their own. An id read from the body is covered
+ * by the signature exactly when the engine signs the body (`bodySigned`); one
+ * read from a header never is (these engines sign no header but a timestamp).
+ */
+export function withDeliveryId(
+  facts: FactsEntry,
+  value: Verified,
+  input: Pick<VerifyInput, "headers" | "body">,
+  { bodySigned }: { bodySigned: boolean },
+): Verified {
+  const from = facts.deliveryId;
+  if (from === undefined) return value;
+  const inBody = "pointer" in from;
+  const id = readId(from, input.headers, inBody ? parseJson(input.body) : undefined);
+  if (id === undefined) return value;
+  return inBody && bodySigned
+    ? { ...value, deliveryId: id, deliveryIdSigned: true }
+    : { ...value, deliveryId: id };
 }

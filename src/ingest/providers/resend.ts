@@ -6,19 +6,24 @@
  * Event type: the body's `type` (`com.resend.email.sent`); `svix-id` is the
  * delivery id and the idempotency key; subject the email's id.
  */
-import { svixScheme } from "./engine-svix.ts";
+import { SVIX_SECRET, svixExamples, svixScheme } from "./engine-svix.ts";
 
 export const resend = svixScheme({
   name: "resend",
+  engine: "svix",
   title: "Resend",
   docs: "https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests",
   sample: {
     contentType: "application/json",
     body: '{"type":"email.sent","created_at":"2024-02-22T23:41:12.126Z","data":{"created_at":"2024-02-22T23:41:11.894719+00:00","email_id":"56761188-7520-42d8-8898-ff6fc54ce618","from":"Acme <onboarding@resend.dev>","to":["delivered@resend.dev"],"subject":"Sending this example"}}',
   },
-  typePrefix: "com.resend",
-  eventType: { pointer: "/type" },
-  deliveryId: { header: "svix-id" },
-  idempotencyKey: { header: "svix-id" },
-  subject: { pointer: "/data/email_id" },
+  contentTypes: ["application/json"],
+  facts: {
+    type: { prefix: "com.resend", parts: [{ pointer: "/type" }] },
+    deliveryId: { header: "svix-id" },
+    idempotencyKey: { header: "svix-id" },
+    subject: { pointer: "/data/email_id" },
+  },
+  secret: SVIX_SECRET,
+  examples: svixExamples("com.resend"),
 });
