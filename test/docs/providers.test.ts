@@ -8,7 +8,9 @@
  * go without a curl only when no shell can sign for its provider (a private
  * key zenmesh never holds, so the source holds a public key and zenmesh
  * generates no secret for it); it says why in a `zenmesh:no-curl` marker,
- * and the API is asked to show that it really cannot make that secret.
+ * the API is asked to show that it really cannot make that secret, and the
+ * page's source, given a public key whose private half the test holds, must
+ * store a request signed with it as the provider signs.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -16,6 +18,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ZenError } from "../../src/core/index.ts";
+import { ed25519Secret, p256Secret, signingKeyOf } from "../../src/ingest/providers/keys.test-support.ts";
 import { SCHEMES } from "../../src/ingest/schemes/index.ts";
 import { SCHEME_NAMES, type SchemeName } from "../../src/ingest/types.ts";
 import { startTestApi, type TestApi } from "../support/api.ts";
@@ -60,10 +63,27 @@ function zenmeshHoldsSigningSecret(name: SchemeName): boolean {
  */
 const BATCH_TYPED: ReadonlySet<SchemeName> = new Set<SchemeName>(["sendgrid", "mandrill"]);
 
-/** The type describe() falls back to when a request names no event type. */
-function fallbackType(name: SchemeName, settings: Record<string, unknown>): string {
-  return SCHEMES[name].describe({ headers: {}, body: Buffer.from("{}"), json: {}, settings }).type;
+/**
+ * A request that names no event type (a wrong header, a body of another
+ * shape) still verifies and is stored under the scheme's fallback type; a
+ * page's request must be typed as its provider types it.
+ */
+function assertTypedAsProvider(name: SchemeName, type: string, settings: unknown): void {
+  const fallback = SCHEMES[name].describe({
+    headers: {},
+    body: Buffer.from("{}"),
+    json: {},
+    settings: (settings ?? {}) as Record<string, unknown>,
+  }).type;
+  if (BATCH_TYPED.has(name)) assert.equal(type, fallback, "every batch is typed alike");
+  else assert.notEqual(type, fallback, `typed as ${SCHEMES[name].provider.title} types it`);
 }
+
+/** How the providers that sign with a private key make their key pairs (the public half is the source's secret). */
+const PROVIDER_KEY: Partial<Record<SchemeName, () => string>> = {
+  discord: ed25519Secret,
+  sendgrid: p256Secret,
+};
 
 const WITH_CURL = SCHEME_NAMES.filter((name) => markedBlock(page(name), "signed-curl", "sh") !== undefined);
 const WITHOUT_CURL = SCHEME_NAMES.filter((name) => !WITH_CURL.includes(name));
@@ -183,29 +203,63 @@ describe("the pages' sources and curl commands, run as written", () => {
       const event = await api.request("GET", `/v1/projects/${projectId}/events/${answer.id}`, { key });
       assert.equal(event.status, 200, event.text);
       assert.equal(event.json.source_id, created.json.id);
-      // A page whose request names no event type (a wrong header, a body of another shape) still verifies; it must not.
-      const fallback = fallbackType(name, (definition.settings ?? {}) as Record<string, unknown>);
-      if (BATCH_TYPED.has(name)) assert.equal(event.json.event.type, fallback, "every batch is typed alike");
-      else
-        assert.notEqual(event.json.event.type, fallback, `typed as ${SCHEMES[name].provider.title} types it`);
+      assertTypedAsProvider(name, event.json.event.type, definition.settings);
     });
   }
 
   for (const name of WITHOUT_CURL) {
-    test(`${name}: as the page says, zenmesh cannot make the source's secret, and takes only the provider's key`, async () => {
-      const { secret: _placeholder, ...withoutSecret } = definitionOf(page(name));
+    test(`${name}: zenmesh cannot make the source's secret, as the page says; with the provider's key its signed request is stored`, async () => {
+      const definition = definitionOf(page(name));
+      const { secret: _placeholder, ...withoutSecret } = definition;
       const generated = await api.request("POST", `/v1/projects/${projectId}/sources`, {
         key,
         body: withoutSecret,
       });
       assert.equal(generated.status, 400, generated.text);
       assert.equal(generated.json.error.code, "SOURCE_SECRET_REQUIRED");
+
       const asWritten = await api.request("POST", `/v1/projects/${projectId}/sources`, {
         key,
-        body: definitionOf(page(name)),
+        body: definition,
       });
       assert.equal(asWritten.status, 400, "the page's placeholder is not a key");
-      assert.match(asWritten.text, /secret/);
+      assert.equal(asWritten.json.error.code, "VALIDATION_FAILED");
+      assert.deepEqual(
+        asWritten.json.error.details.issues.map((i: { path: string }) => i.path),
+        ["body.secret"],
+      );
+
+      // The provider's side, which no shell on the reader's machine has: a key pair whose private half signs.
+      const makeKey = PROVIDER_KEY[name];
+      assert.ok(makeKey, `${name}: the test knows how to make the provider's key pair`);
+      const publicKey = makeKey();
+      const created = await api.request("POST", `/v1/projects/${projectId}/sources`, {
+        key,
+        body: { ...definition, secret: publicKey },
+      });
+      assert.equal(created.status, 201, created.text);
+      const { sample } = SCHEMES[name].provider;
+      const body = Buffer.from(sample.body);
+      const headers = SCHEMES[name].sign({ secret: signingKeyOf(publicKey), body, now: new Date() });
+      const send = () =>
+        fetch(created.json.ingest_url, {
+          method: "POST",
+          headers: { ...headers, "content-type": sample.contentType },
+          body,
+        });
+      // The ingester learns of a new source within ~100 ms here, as above.
+      let r = await send();
+      for (let i = 0; i < 20 && r.status === 404; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await send();
+      }
+      const answer = (await r.json()) as { id?: string };
+      assert.equal(r.status, 202, JSON.stringify(answer));
+      assert.match(answer.id ?? "", /^evt_/);
+      const event = await api.request("GET", `/v1/projects/${projectId}/events/${answer.id}`, { key });
+      assert.equal(event.status, 200, event.text);
+      assert.equal(event.json.source_id, created.json.id);
+      assertTypedAsProvider(name, event.json.event.type, definition.settings);
     });
   }
 });
