@@ -124,6 +124,7 @@ describe("each provider's page", () => {
       assert.ok(text.startsWith(`# ${title}\n`), "starts with the provider's name");
       assert.ok(text.includes(`Scheme \`${name}\``), "names the scheme");
       if (/^https:\/\//.test(docs)) assert.ok(text.includes(docs), `links ${docs}`);
+      assert.match(text, /^## Create the source$/m);
       assert.match(text, /^## Retries and redeliveries$/m);
       assert.match(text, /^## Settings$/m);
       assert.equal(definitionOf(text).scheme, name, "the source definition is of this scheme");
