@@ -159,7 +159,6 @@ describe("the production profile, every role under zenmesh serve", () => {
       ZENMESH_TRUST_DOMAIN: TRUST_DOMAIN,
       ZENMESH_API_PORT: String(ports.api),
       ZENMESH_INGEST_PORT: String(ports.ingest),
-      ZENMESH_INGEST_PUBLIC_URL: ingestUrl,
       ZENMESH_BACKEND_INTERNAL_PORT: String(ports.backend),
       ZENMESH_INGESTER_INTERNAL_PORT: String(ports.ingester),
       ZENMESH_EGRESS_INTERNAL_PORT: String(ports.egress),
