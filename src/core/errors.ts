@@ -54,6 +54,8 @@ export const ERROR_CODES = {
   // Asymmetric providers: the source's secret is the provider's public key.
   SOURCE_SECRET_REQUIRED: 400,
   SCHEME_CANNOT_SIGN: 409,
+  // Production end to end: the database server's certificate did not verify.
+  DATABASE_TLS_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -109,6 +111,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
     "This scheme's secret is the provider's public key, which only the provider can issue: pass it as `secret`.",
   SCHEME_CANNOT_SIGN:
     "This source holds the provider's public key, not a signing key: only the provider can sign its webhooks.",
+  // Production end to end.
+  DATABASE_TLS_FAILED: "The database server's TLS certificate could not be verified.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
