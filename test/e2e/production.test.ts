@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -155,7 +155,6 @@ describe("the production profile, every role under zenmesh serve", () => {
     shared = {
       ZENMESH_PROFILE: "production",
       ZENMESH_LOG_LEVEL: "warn",
-      ZENMESH_DATA_DIR: join(dir, "data"),
       ZENMESH_TRUST_DOMAIN: TRUST_DOMAIN,
       ZENMESH_API_PORT: String(ports.api),
       ZENMESH_INGEST_PORT: String(ports.ingest),
@@ -324,6 +323,11 @@ describe("the production profile, every role under zenmesh serve", () => {
     });
     assert.equal(receiver.failures, 0, "every delivery verified at the receiver");
     assert.equal(receiver.counts("/prod").size, WEBHOOKS, "nothing but the acknowledged webhooks arrived");
+  });
+
+  test("no role keeps state of its own on disk: the data stores and the configured files hold it all", () => {
+    // Every process ran in `dir` with the default data dir (./.zenmesh) and wrote nothing there.
+    assert.equal(existsSync(join(dir, ".zenmesh")), false);
   });
 
   test("the backend reaches PostgreSQL over TLS only, as the runtime role", async () => {
