@@ -28,7 +28,7 @@ function tlsFailed(err: unknown): boolean {
   return true;
 }
 
-/** The runtime URL with another CA file as its root. */
+/** A URL verified against this CA file (what ZENMESH_DATABASE_CA_FILE does, see withRootCert). */
 function withRoot(url: string, caFile: string): string {
   const u = new URL(url);
   u.searchParams.set("sslrootcert", caFile);
@@ -61,7 +61,12 @@ describe("a PostgreSQL that fails verify-full", () => {
 
   test("opens it with the CA that issued its certificate", async () => {
     const opened = await openDatabase(
-      { kind: "postgres", url: db.runtimeUrl, ownerUrl: db.ownerUrl, fence: TEST_FENCE },
+      {
+        kind: "postgres",
+        url: withRoot(db.runtimeUrl, ca.file),
+        ownerUrl: withRoot(db.ownerUrl, ca.file),
+        fence: TEST_FENCE,
+      },
       { migrate: true },
     );
     await opened.close();

@@ -97,7 +97,10 @@ export interface TlsPostgres {
   port: number;
   /** The database zenmesh uses, owned by the owner role. */
   database: string;
-  /** `postgres://zenmesh_owner:…@127.0.0.1:<port>/zenmesh?sslmode=verify-full&sslrootcert=<CA file>` */
+  /**
+   * `postgres://zenmesh_owner:…@127.0.0.1:<port>/zenmesh?sslmode=verify-full`, as an operator
+   * writes it: the CA comes apart (ZENMESH_DATABASE_CA_FILE, or `sslrootcert` added to the URL).
+   */
   ownerUrl: string;
   /** The same for the runtime login role, zenmesh_runtime. */
   runtimeUrl: string;
@@ -217,11 +220,12 @@ export async function startTlsPostgres(ca: TestTlsCa): Promise<TlsPostgres> {
     u.username = user;
     u.password = password;
     u.searchParams.set("sslmode", "verify-full");
-    u.searchParams.set("sslrootcert", ca.file);
     return u.toString();
   };
   const query = async <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
-    const c = new pg.Client({ connectionString: url("postgres", passwords.postgres, "postgres") });
+    const admin = new URL(url("postgres", passwords.postgres, "postgres"));
+    admin.searchParams.set("sslrootcert", ca.file);
+    const c = new pg.Client({ connectionString: admin.toString() });
     await c.connect();
     try {
       return (await c.query<T>(sql, params)).rows;
@@ -229,13 +233,20 @@ export async function startTlsPostgres(ca: TestTlsCa): Promise<TlsPostgres> {
       await c.end();
     }
   };
-  // The roles exactly as the operator's guide creates them ("PostgreSQL roles").
-  await query("CREATE ROLE zenmesh_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE");
-  await query(`CREATE ROLE zenmesh_owner LOGIN PASSWORD '${passwords.owner}' NOSUPERUSER`);
-  await query(
-    `CREATE ROLE zenmesh_runtime LOGIN PASSWORD '${passwords.runtime}' NOSUPERUSER NOBYPASSRLS IN ROLE zenmesh_app`,
-  );
-  await query("CREATE DATABASE zenmesh OWNER zenmesh_owner");
+  try {
+    // The roles exactly as the operator's guide creates them ("PostgreSQL roles").
+    await query("CREATE ROLE zenmesh_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE");
+    await query(`CREATE ROLE zenmesh_owner LOGIN PASSWORD '${passwords.owner}' NOSUPERUSER`);
+    await query(
+      `CREATE ROLE zenmesh_runtime LOGIN PASSWORD '${passwords.runtime}' NOSUPERUSER NOBYPASSRLS IN ROLE zenmesh_app`,
+    );
+    await query("CREATE DATABASE zenmesh OWNER zenmesh_owner");
+  } catch (err) {
+    abandon();
+    server?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const server_ = server;
   return {
     port,
