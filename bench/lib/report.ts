@@ -6,6 +6,7 @@
 import type { E2eResult, FanoutResult } from "../scenarios/e2e.ts";
 import type { FootprintResult, SoakResult } from "../scenarios/footprint.ts";
 import type { IngestResult } from "../scenarios/ingest.ts";
+import type { ProductionResult } from "../scenarios/production.ts";
 import type { PayloadResult, TenantsResult } from "../scenarios/scaling.ts";
 import { CONNECTIONS } from "./context.ts";
 import type { LoadResult } from "./load.ts";
@@ -21,6 +22,7 @@ export interface Scenarios {
   fanout?: FanoutResult;
   footprint?: FootprintResult;
   soak?: SoakResult;
+  production?: ProductionResult;
 }
 
 export interface Target {
@@ -58,6 +60,7 @@ export function ratios(s: Scenarios, ceiling: number | undefined): Record<string
   r("ingest_embedded_to_ceiling", s.ingest?.max.rps);
   r("ingest_postgres_to_ceiling", s.postgres?.max.rps);
   r("e2e_events_to_ceiling", s.e2e?.max.events_per_s);
+  r("production_events_to_ceiling", s.production?.max.events_per_s);
   r("tenants_one_to_ceiling", s.tenants?.one.rps);
   r("tenants_many_to_ceiling", s.tenants?.many.rps);
   for (const [size, v] of Object.entries(s.payload?.sizes ?? {}))
@@ -219,6 +222,50 @@ export function markdown(
     );
     row("", "verification failures / duplicates", `${e.verify_failures} / ${e.duplicates}`, "", "", "", "");
     row("", "ingest errors while delivering", errs(e.max.ingest), "", "", "", "");
+  }
+  if (s.production) {
+    const p = s.production;
+    const both = (f: (x: typeof p.max) => number) => num(f(p.max) + f(p.half));
+    row(
+      "End to end, production profile², 1 KiB",
+      "delivered events/s",
+      num(p.max.events_per_s),
+      num(ceiling.rps),
+      pct(rt.production_events_to_ceiling),
+      "",
+      "",
+    );
+    row("", "ingest max req/s (HTTPS, 202 = stored)", num(p.max.ingest.rps), num(ceiling.rps), "", "", "");
+    row(
+      "",
+      "send→arrival p50 / p99 (at max)",
+      `${ms(p.max.send_to_arrival_ms.p50)} / ${ms(p.max.send_to_arrival_ms.p99)} ms`,
+      "",
+      "",
+      "",
+      "",
+    );
+    row(
+      "",
+      `send→arrival p50 / p99 at half (${num(p.half.ingest.target_rate)} ev/s)`,
+      `${ms(p.half.send_to_arrival_ms.p50)} / ${ms(p.half.send_to_arrival_ms.p99)} ms`,
+      "",
+      "",
+      "",
+      "",
+    );
+    row(
+      "",
+      "acknowledged / delivered / missing",
+      `${both((x) => x.acknowledged)} / ${both((x) => x.delivered)} / ${both((x) => x.missing)}`,
+      "",
+      "",
+      "",
+      "",
+    );
+    row("", "verification failures / duplicates", `${p.verify_failures} / ${p.duplicates}`, "", "", "", "");
+    row("", "ingest errors while delivering", errs(p.max.ingest), "", "", "", "");
+    row("", "start: data stores, migrate, ca init, every role joined", `${p.start_s} s`, "", "", "", "");
   }
   if (s.payload) {
     for (const [size, v] of Object.entries(s.payload.sizes)) {

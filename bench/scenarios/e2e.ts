@@ -64,7 +64,7 @@ export interface E2eResult {
   settings: Record<string, unknown>;
 }
 
-async function phase(
+export async function phase(
   ctx: Context,
   z: Zenmesh,
   receiver: Helper,

@@ -21,7 +21,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
       poolSize: config.database.poolSize,
       caFile: config.database.caFile,
     },
-    redis: { url: url(config.redis.url) },
+    redis: {
+      url: url(config.redis.url),
+      ...(config.redis.caFile === undefined ? {} : { caFile: config.redis.caFile }),
+    },
     masterKey: config.masterKey === undefined ? "unset" : "set",
     masterKeyFile: config.masterKeyFile,
     log: { ...config.log },

@@ -249,6 +249,21 @@ describe("loadConfig", () => {
     assert.ok(!JSON.stringify(err.details).includes(CANARY));
   });
 
+  test("takes a Redis CA file only beside a rediss:// URL, resolved against the working directory", () => {
+    const c = loadConfig({
+      env: { ZENMESH_REDIS_URL: "rediss://cache:6380", ZENMESH_REDIS_CA_FILE: "certs/redis-ca.pem" },
+      cwd: "/srv/zen",
+    });
+    assert.equal(c.redis.caFile, "/srv/zen/certs/redis-ca.pem");
+    for (const env of [
+      { ZENMESH_REDIS_CA_FILE: "/etc/zenmesh/redis-ca.pem" },
+      { ZENMESH_REDIS_URL: "redis://cache:6379", ZENMESH_REDIS_CA_FILE: "/etc/zenmesh/redis-ca.pem" },
+    ]) {
+      const err = invalid(() => loadConfig({ env }));
+      assert.match(err.message, /ZENMESH_REDIS_CA_FILE \(redis\.caFile\).*rediss:\/\//, err.message);
+    }
+  });
+
   test("never echoes a master key in an error", () => {
     const err = invalid(() =>
       loadConfig({ env: { ZENMESH_MASTER_KEY: CANARY, ZENMESH_MASTER_KEY_FILE: "/run/secrets/kek" } }),

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { parseTrustProxy } from "../api/client-address.ts";
 import { parseCidrList } from "../deliver/ssrf/ip.ts";
 import { DEFAULT_QUOTAS } from "../tenancy/quotas.ts";
-import { isPostgresUrl, isRedisUrl } from "./urls.ts";
+import { isPostgresUrl, isRedisUrl, isTlsRedisUrl } from "./urls.ts";
 
 export const PROFILES = ["dev", "production"] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -49,7 +49,11 @@ export interface Config {
     /** Absolute path of a PEM CA bundle for the server certificate. */
     readonly caFile?: string | undefined;
   };
-  readonly redis: { readonly url?: string | undefined };
+  readonly redis: {
+    readonly url?: string | undefined;
+    /** Absolute path of a PEM CA bundle for the Redis server's certificate (rediss:// only). */
+    readonly caFile?: string | undefined;
+  };
   readonly masterKey?: string | undefined;
   /** Absolute path. */
   readonly masterKeyFile?: string | undefined;
@@ -219,7 +223,7 @@ export function configSchema(cwd: string) {
           caFile: nonEmpty.optional(),
         })
         .prefault({}),
-      redis: z.strictObject({ url: redisUrl.optional() }).prefault({}),
+      redis: z.strictObject({ url: redisUrl.optional(), caFile: nonEmpty.optional() }).prefault({}),
       masterKey: nonEmpty.optional(),
       masterKeyFile: nonEmpty.optional(),
       log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info") }).prefault({}),
@@ -412,6 +416,14 @@ export function configSchema(cwd: string) {
           }
         }
       }
+      // With a redis:// URL the CA would switch TLS on behind the URL's back; say what is meant instead.
+      if (c.redis.caFile !== undefined && (c.redis.url === undefined || !isTlsRedisUrl(c.redis.url))) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["redis", "caFile"],
+          message: "only applies with a rediss:// redis.url (ZENMESH_REDIS_URL)",
+        });
+      }
     })
     .transform(
       (c): Config => ({
@@ -420,6 +432,10 @@ export function configSchema(cwd: string) {
         database: {
           ...c.database,
           caFile: c.database.caFile === undefined ? undefined : resolve(cwd, c.database.caFile),
+        },
+        redis: {
+          ...c.redis,
+          caFile: c.redis.caFile === undefined ? undefined : resolve(cwd, c.redis.caFile),
         },
         masterKeyFile: c.masterKeyFile === undefined ? undefined : resolve(cwd, c.masterKeyFile),
         apiKeys: { environment: c.apiKeys.environment ?? (c.profile === "production" ? "live" : "test") },

@@ -31,6 +31,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: "database.poolSize", env: "ZENMESH_DATABASE_POOL_SIZE", kind: "integer" },
   { path: "database.caFile", env: "ZENMESH_DATABASE_CA_FILE", kind: "string" },
   { path: "redis.url", env: "ZENMESH_REDIS_URL", kind: "string", secret: true },
+  { path: "redis.caFile", env: "ZENMESH_REDIS_CA_FILE", kind: "string" },
   { path: "masterKey", env: "ZENMESH_MASTER_KEY", kind: "string", secret: true },
   { path: "masterKeyFile", env: "ZENMESH_MASTER_KEY_FILE", kind: "string" },
   { path: "log.level", env: "ZENMESH_LOG_LEVEL", flag: "log-level", kind: "string" },

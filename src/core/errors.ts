@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   TEST_SEND_FAILED: 422,
   UNKNOWN_FLAG: 400,
   AUDIT_TENANT_UNKNOWN: 404,
+  // Production end to end: the database server's certificate did not verify.
+  DATABASE_TLS_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -118,6 +120,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   TEST_SEND_FAILED: "The ingester did not accept the test event.",
   UNKNOWN_FLAG: "The command does not take that flag.",
   AUDIT_TENANT_UNKNOWN: "No such tenant in this database.",
+  // Production end to end.
+  DATABASE_TLS_FAILED: "The database server's TLS certificate could not be verified.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

@@ -35,7 +35,7 @@ import { createTenant, PROJECT_PERMISSIONS } from "../tenancy/index.ts";
 import { generateMasterKey } from "../zenlock/index.ts";
 import { type RunningBackend, startBackend } from "./backend.ts";
 import type { Heartbeat } from "./backend-mesh.ts";
-import { type RunningRole, serveProduction, withoutOwnerConnection } from "./serve.ts";
+import { defaultIngestUrl, type RunningRole, serveProduction, withoutOwnerConnection } from "./serve.ts";
 
 /** The backend issues the joined role short SVIDs, so its renewal over mTLS runs within the test. */
 const JOINED_SVID_TTL_SECONDS = 6;
@@ -465,5 +465,26 @@ describe("a backend the supervisor migrated for", () => {
     assert.ok(!JSON.stringify(served).includes("owner:secret"));
     assert.equal(served.database.url, config.database.url);
     assert.deepEqual({ ...served, database: undefined }, { ...config, database: undefined });
+  });
+});
+
+describe("the ingest URL sources show", () => {
+  const base = (env: Record<string, string>) =>
+    defaultIngestUrl(loadConfig({ env: { ZENMESH_INGEST_PORT: "7801", ...env }, argv: [] }));
+
+  test("is https in production, where every ingester serves HTTPS, though the backend holds no ingest certificate", () => {
+    assert.equal(base({ ZENMESH_PROFILE: "production" }), "https://127.0.0.1:7801");
+  });
+
+  test("follows the listener's own certificate in dev, and the operator's public URL wherever it is set", () => {
+    assert.equal(base({}), "http://127.0.0.1:7801");
+    assert.equal(
+      base({ ZENMESH_INGEST_TLS_CERT_FILE: "/etc/c.pem", ZENMESH_INGEST_TLS_KEY_FILE: "/etc/k.pem" }),
+      "https://127.0.0.1:7801",
+    );
+    assert.equal(
+      base({ ZENMESH_PROFILE: "production", ZENMESH_INGEST_PUBLIC_URL: "https://hooks.example.com" }),
+      "https://hooks.example.com",
+    );
   });
 });

@@ -131,9 +131,15 @@ interface RoleWiring {
   migrate?: boolean;
 }
 
-function defaultIngestUrl(config: Config): string {
+/**
+ * The base of the `ingest_url` sources show, unless the operator sets one. A
+ * production backend holds no ingest certificate of its own, yet every
+ * production ingester serves HTTPS (it refuses to start otherwise), so the
+ * scheme follows the profile there, not the backend's own settings.
+ */
+export function defaultIngestUrl(config: Config): string {
   if (config.ingest.publicUrl) return config.ingest.publicUrl;
-  const scheme = config.ingest.tlsCertFile ? "https" : "http";
+  const scheme = config.ingest.tlsCertFile || config.profile === "production" ? "https" : "http";
   return `${scheme}://${config.ingest.host}:${config.ingest.port}`;
 }
 

@@ -4,6 +4,7 @@
  * the tenancy dependencies. Only the backend and operator commands call this:
  * no other role ever holds database credentials.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import {
@@ -80,6 +81,44 @@ function databaseOptions(config: Config, masterKeys: MasterKeyRing): DatabaseOpt
   };
 }
 
+/**
+ * The backend's Redis connection, when configured. A rediss:// server is
+ * verified against the default roots, or only against ZENMESH_REDIS_CA_FILE
+ * when that is set (a private CA), never not at all.
+ */
+export async function openRedis(config: Config): Promise<Redis | undefined> {
+  if (!config.redis.url) return undefined;
+  let ca: Buffer | undefined;
+  if (config.redis.caFile !== undefined) {
+    try {
+      ca = readFileSync(config.redis.caFile);
+    } catch (err) {
+      throw new ZenError("CONFIG_INVALID", {
+        message: `ZENMESH_REDIS_CA_FILE (redis.caFile): cannot read ${config.redis.caFile}`,
+        cause: err,
+      });
+    }
+  }
+  const redis = new Redis(config.redis.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    // Fail fast rather than queue: a signed hop must not wait for Redis to come back.
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    // Only reached with a rediss:// URL (the configuration refuses a CA file beside redis://).
+    ...(ca === undefined ? {} : { tls: { ca } }),
+  });
+  // Connection errors surface per command (and fail hops closed); the event must not crash the process.
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new ZenError("UNAVAILABLE", { message: "Redis is unreachable (ZENMESH_REDIS_URL)", cause: err });
+  }
+  return redis;
+}
+
 export async function openServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
   assertProductionSafe(config);
   const masterKeys = loadMasterKeys(config);
@@ -117,23 +156,11 @@ export async function openServices(config: Config, opts: { migrate?: boolean } =
     },
   };
   let redis: Redis | undefined;
-  if (config.redis.url) {
-    redis = new Redis(config.redis.url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      // Fail fast rather than queue: a signed hop must not wait for Redis to come back.
-      enableOfflineQueue: false,
-      connectTimeout: 5_000,
-    });
-    // Connection errors surface per command (and fail hops closed); the event must not crash the process.
-    redis.on("error", () => {});
-    try {
-      await redis.connect();
-    } catch (err) {
-      redis.disconnect();
-      await db.close();
-      throw new ZenError("UNAVAILABLE", { message: "Redis is unreachable (ZENMESH_REDIS_URL)", cause: err });
-    }
+  try {
+    redis = await openRedis(config);
+  } catch (err) {
+    await db.close();
+    throw err;
   }
   return {
     config,
