@@ -54,6 +54,10 @@ export const ERROR_CODES = {
   // Asymmetric providers: the source's secret is the provider's public key.
   SOURCE_SECRET_REQUIRED: 400,
   SCHEME_CANNOT_SIGN: 409,
+  // The embedded PostgreSQL server that zenmesh manages.
+  EMBEDDED_DB_PACKAGE_MISSING: 500,
+  EMBEDDED_DB_PGLITE_DATA_DIR: 409,
+  EMBEDDED_DB_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -109,6 +113,10 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
     "This scheme's secret is the provider's public key, which only the provider can issue: pass it as `secret`.",
   SCHEME_CANNOT_SIGN:
     "This source holds the provider's public key, not a signing key: only the provider can sign its webhooks.",
+  // The embedded PostgreSQL server.
+  EMBEDDED_DB_PACKAGE_MISSING: "The embedded PostgreSQL binaries are missing or incomplete.",
+  EMBEDDED_DB_PGLITE_DATA_DIR: "The data dir holds a database this version cannot open.",
+  EMBEDDED_DB_FAILED: "The embedded PostgreSQL server could not be started.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
