@@ -4,6 +4,8 @@
  * URL and writes them to `<data-dir>/endpoints.json` for scripts and tests;
  * the internal (mTLS) URLs go to `<data-dir>/run/mesh.json`, and the
  * operator's credentials to `<data-dir>/operator/` (0600), for the CLI.
+ * Without a database URL it first starts the embedded PostgreSQL server
+ * (src/db/embedded), and stops it after every role.
  */
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -494,7 +494,12 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Runnin
       const proc = spawnServer(bins, paths, user, logFd, listen);
       try {
         await waitReady(proc, paths.pgDir, paths.logFile);
-        await provision(listen, bootstrap, owner, runtime);
+        await provision(listen, bootstrap, owner, runtime).catch((err: unknown) => {
+          throw new ZenError("EMBEDDED_DB_FAILED", {
+            message: `could not create the embedded database's roles: ${(err as Error).message}`,
+            cause: err,
+          });
+        });
       } finally {
         const gone = exitOf(proc);
         proc.kill("SIGINT");
