@@ -10,7 +10,7 @@
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, RoleName } from "../config/index.ts";
-import { type SupervisedServer, superviseEmbeddedServer } from "../db/embedded/index.ts";
+import { assertNotPglite, type SupervisedServer, superviseEmbeddedServer } from "../db/embedded/index.ts";
 import type { BoxKeyPair } from "../deliver/box.ts";
 import { createEgressKeyFile, readEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { CertificateAuthority } from "../identity/index.ts";
@@ -85,6 +85,9 @@ export async function startUp(
   opts: { args: string[]; out?: (line: string) => void },
 ): Promise<RunningSystem> {
   const out = opts.out ?? (() => {});
+  const embedded = config.database.url === undefined && config.profile === "dev";
+  // A 0.1 data dir is refused before anything is written into it.
+  if (embedded) assertNotPglite(config.dataDir);
   const lock: DataDirLock = lockDataDir(config.dataDir);
   const started: SupervisedChild[] = [];
   let database: SupervisedServer | undefined;
@@ -105,7 +108,7 @@ export async function startUp(
 
     // The embedded default: a PostgreSQL server run from the data dir, started before anything
     // opens it and stopped after everything else.
-    if (config.database.url === undefined && config.profile === "dev") {
+    if (embedded) {
       database = await superviseEmbeddedServer(
         { dataDir: config.dataDir },
         { out, onError: (err) => logger.error({ err }, "the embedded database did not start; retrying") },

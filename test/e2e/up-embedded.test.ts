@@ -6,11 +6,15 @@
  * file, no orphaned server), with every acknowledged event still there.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { ANY_PORTS } from "../support/ports.ts";
 import {
   alive,
+  BIN,
   postmastersOf,
   type Source,
   startZenmesh,
@@ -39,6 +43,25 @@ async function accepted(z: Zenmesh, source: Source, note: string): Promise<strin
 }
 
 describe("zenmesh up on the embedded PostgreSQL server", { timeout: 240_000 }, () => {
+  test("refuses a 0.1 data dir holding a PGlite database, writing nothing into it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "zm-pglite-"));
+    try {
+      mkdirSync(join(dir, "pgdata"));
+      writeFileSync(join(dir, "pgdata", "PG_VERSION"), "17\n");
+      const r = spawnSync(process.execPath, [BIN, "up", "--data-dir", dir], {
+        encoding: "utf8",
+        env: { ...process.env, ...ANY_PORTS, ZENMESH_LOG_LEVEL: "warn" },
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /EMBEDDED_DB_PGLITE_DATA_DIR/);
+      assert.match(r.stderr, /PGlite database from zenmesh 0\.1/);
+      assert.deepEqual(readdirSync(dir), ["pgdata"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("the backend connects as the runtime login and never holds the owner's password", async () => {
     const z = await startZenmesh({ name: "pg-roles" });
     try {
