@@ -20,10 +20,18 @@ export interface ServerUser {
   switched: boolean;
 }
 
-function lookup(name: string): { uid: number; gid: number } | undefined {
+/** Where users are looked up and made; tests point them elsewhere. */
+export interface UserSystem {
+  /** This process's uid (default: the real one). */
+  uid?: number;
+  passwdFile?: string;
+  useradd?: string;
+}
+
+function lookup(name: string, passwdFile: string): { uid: number; gid: number } | undefined {
   let passwd: string;
   try {
-    passwd = readFileSync("/etc/passwd", "utf8");
+    passwd = readFileSync(passwdFile, "utf8");
   } catch {
     return undefined;
   }
@@ -34,16 +42,17 @@ function lookup(name: string): { uid: number; gid: number } | undefined {
   return undefined;
 }
 
-export function serverUser(): ServerUser {
-  const uid = process.getuid?.() ?? 0;
+export function serverUser(sys: UserSystem = {}): ServerUser {
+  const uid = sys.uid ?? process.getuid?.() ?? 0;
+  const passwd = sys.passwdFile ?? "/etc/passwd";
   if (uid !== 0) {
     return { name: String(uid), uid, gid: process.getgid?.() ?? uid, switched: false };
   }
-  let u = lookup(SERVER_USER);
+  let u = lookup(SERVER_USER, passwd);
   if (u === undefined) {
     // A concurrent start may create it first: useradd then fails, and the second lookup finds it.
     spawnSync(
-      "useradd",
+      sys.useradd ?? "useradd",
       [
         "--system",
         "--user-group",
@@ -56,10 +65,10 @@ export function serverUser(): ServerUser {
       ],
       { stdio: "ignore" },
     );
-    u = lookup(SERVER_USER);
+    u = lookup(SERVER_USER, passwd);
   }
   if (u !== undefined && u.uid !== 0) return { name: SERVER_USER, ...u, switched: true };
-  const nobody = lookup("nobody");
+  const nobody = lookup("nobody", passwd);
   if (nobody !== undefined && nobody.uid !== 0) return { name: "nobody", ...nobody, switched: true };
   throw new ZenError("EMBEDDED_DB_FAILED", {
     message: `running as root, and neither the user ${SERVER_USER} (useradd failed) nor nobody exists to run the embedded database as`,

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   mkdirSync,
   mkdtempSync,
@@ -225,6 +226,45 @@ describe("the embedded PostgreSQL server", () => {
     writeFileSync(pidFile, `${process.pid}\n${join(dataDir, "pg")}\n`);
     server = await startEmbeddedServer({ dataDir });
     assert.equal(Number(readFileSync(pidFile, "utf8").split("\n")[0]), server.pid);
+  });
+
+  it("as a normal user, runs the server as that user", async () => {
+    // As root, the manager itself runs as nobody here; otherwise it already runs as a normal user.
+    const asRoot = (process.getuid?.() ?? 0) === 0;
+    const own = tempDir();
+    if (asRoot) chownSync(own, 65534, 65534);
+    chmodSync(own, 0o700);
+    const code = `
+      import pg from "pg";
+      import { readFileSync } from "node:fs";
+      import { startEmbeddedServer } from ${JSON.stringify(join(import.meta.dirname, "index.ts"))};
+      const s = await startEmbeddedServer({ dataDir: ${JSON.stringify(own)} });
+      const uid = Number(/^Uid:\\s+(\\d+)/m.exec(readFileSync("/proc/" + s.pid + "/status", "utf8"))[1]);
+      const c = new pg.Client(s.runtimeUrl);
+      await c.connect();
+      const who = (await c.query("select current_user as u")).rows[0].u;
+      await c.end();
+      await s.stop();
+      process.stdout.write(JSON.stringify({ me: process.getuid(), server: uid, who }));`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+      cwd: join(import.meta.dirname, "..", "..", ".."),
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    let out = "";
+    let errText = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      errText += d.toString();
+    });
+    const exitCode = await new Promise((r) => child.once("exit", r));
+    assert.equal(exitCode, 0, errText);
+    const seen = JSON.parse(out) as { me: number; server: number; who: string };
+    assert.notEqual(seen.me, 0);
+    assert.equal(seen.server, seen.me, "the server runs as the user that started it");
+    assert.equal(seen.who, LOGIN_ROLE);
   });
 
   it("falls back to loopback on a free port when the socket path would pass the 107-byte limit", async () => {
