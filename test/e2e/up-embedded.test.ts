@@ -79,6 +79,16 @@ describe("zenmesh up on the embedded PostgreSQL server", { timeout: 240_000 }, (
         assert.ok(!env.includes(runtime) && !env.includes(owner), `${role} holds no database password`);
       }
       assert.match(z.output(), /^\s+database\s+running\s+pid \d+\s+socket .*\/pg\/\.s\.PGSQL\.5432$/m);
+
+      // Stopped last: by the time the server shuts down, no role holds a connection it must cut.
+      const [server] = databasePids(z);
+      process.kill(z.supervisorPid, "SIGTERM");
+      await until("zenmesh up to stop", async () => (alive(z.supervisorPid) ? undefined : true));
+      assert.equal(alive(server!), false, "the server is stopped with the system");
+      const log = readFileSync(join(z.dir, "run", "postgres.log"), "utf8");
+      const shutdown = log.slice(log.lastIndexOf("received fast shutdown request"));
+      assert.match(shutdown, /^received fast shutdown request/);
+      assert.doesNotMatch(shutdown, /terminating connection due to administrator command/);
     } finally {
       await z.stop();
     }
