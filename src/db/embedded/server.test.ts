@@ -267,6 +267,35 @@ describe("the embedded PostgreSQL server", () => {
     assert.equal(seen.who, LOGIN_ROLE);
   });
 
+  it("redoes an initialisation that was interrupted, and refuses a cluster whose passwords are gone", async () => {
+    const d = tempDir();
+    const first = await startEmbeddedServer({ dataDir: d });
+    await first.stop();
+    const paths = embeddedPaths(d);
+    const oldRuntime = readFileSync(paths.runtimePasswordFile, "utf8");
+    // As a start killed between initdb and writing the passwords leaves it.
+    writeFileSync(paths.initPendingFile, "");
+    const redone = await startEmbeddedServer({ dataDir: d });
+    try {
+      assert.notEqual(
+        readFileSync(paths.runtimePasswordFile, "utf8"),
+        oldRuntime,
+        "a new cluster, new passwords",
+      );
+      assert.equal(await sqlState(redone.runtimeUrl, "select 1"), undefined);
+    } finally {
+      await redone.stop();
+    }
+    rmSync(paths.ownerPasswordFile);
+    await assert.rejects(startEmbeddedServer({ dataDir: d }), (err: unknown) => {
+      assert.ok(isZenError(err));
+      assert.equal(err.code, "EMBEDDED_DB_FAILED");
+      assert.match(err.message, /passwords .* are missing/);
+      return true;
+    });
+    assert.ok(statSync(join(d, "pg", "PG_VERSION")).isFile(), "the database was left as it was");
+  });
+
   it("falls back to loopback on a free port when the socket path would pass the 107-byte limit", async () => {
     let deep = tempDir();
     while (join(deep, "pg", ".s.PGSQL.5432").length <= 107) deep = join(deep, "long-directory-name");
