@@ -220,12 +220,20 @@ describe("the embedded PostgreSQL server", () => {
   });
 
   it("removes a stale pid file whose pid now belongs to another process", async () => {
+    const serverUid = uidOf(server.pid);
     await server.stop();
     const pidFile = join(dataDir, "pg", "postmaster.pid");
-    // This test's own process is alive and is no server of this dir: a reused pid.
-    writeFileSync(pidFile, `${process.pid}\n${join(dataDir, "pg")}\n`);
-    server = await startEmbeddedServer({ dataDir });
-    assert.equal(Number(readFileSync(pidFile, "utf8").split("\n")[0]), server.pid);
+    // A live process that is no server of this dir, as a reused pid is: one the server's user may
+    // signal (PostgreSQL passes over a pid it may not signal, and over its parent's).
+    const asServer = (process.getuid?.() ?? 0) === 0 ? { uid: serverUid, gid: serverUid } : {};
+    const other = spawn("sleep", ["60"], { stdio: "ignore", ...asServer });
+    try {
+      writeFileSync(pidFile, `${other.pid}\n${join(dataDir, "pg")}\n`);
+      server = await startEmbeddedServer({ dataDir });
+      assert.equal(Number(readFileSync(pidFile, "utf8").split("\n")[0]), server.pid);
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 
   it("as a normal user, runs the server as that user", async () => {

@@ -149,8 +149,8 @@ function ensureReachable(pgDir: string, dataDir: string, user: ServerUser): void
   if (!user.switched) return;
   const data = statSync(dataDir);
   if (!searchable(data, user)) {
-    // Search only (no listing) for the server's group: it reaches `pg` by name and nothing else,
-    // as every other file here is 0600 or in a 0700 directory.
+    // Search only (no listing) for the server's group: it reaches `pg` by name; every secret here
+    // (keys, CA, passwords, operator credentials) is 0600 or inside a 0700 directory of root's.
     chownSync(dataDir, data.uid, user.gid);
     chmodSync(dataDir, (data.mode & 0o7707) | 0o010);
   }
@@ -251,14 +251,14 @@ function logTail(file: string): string {
   }
 }
 
-function run(bins: PgBinaries, file: string, args: string[], user: ServerUser, logFd: number, cwd: string) {
+function run(file: string, args: string[], user: ServerUser, logFd: number, cwd: string) {
   return spawn(file, args, {
     cwd,
     // Its own process group: a Ctrl-C in the terminal reaches zenmesh, which stops the server last.
     detached: true,
     stdio: ["ignore", logFd, logFd],
     // Nothing of zenmesh's environment (master key, URLs) reaches the server.
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", LANG: "C", PGSYSCONFDIR: bins.root },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", LANG: "C" },
     ...(user.switched ? { uid: user.uid, gid: user.gid } : {}),
   });
 }
@@ -293,7 +293,6 @@ async function initdb(
   }
   try {
     const proc = run(
-      bins,
       bins.initdb,
       [
         "-D",
@@ -415,7 +414,6 @@ function spawnServer(
       ? ["-c", "listen_addresses=", "-c", `unix_socket_directories=${paths.pgDir}`, "-p", String(SOCKET_PORT)]
       : ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-p", String(listen.port)];
   return run(
-    bins,
     bins.postgres,
     [
       "-D",
