@@ -149,6 +149,8 @@ describe("zenmesh up on the embedded PostgreSQL server", { timeout: 240_000 }, (
       assert.ok(await eventThere(z2.api, z1.key, z1.projectId, after));
     } finally {
       await z2?.stop();
+      // Should the second start have failed, the orphan must not outlive the test.
+      for (const pid of postmastersOf(z1.dir)) process.kill(pid, "SIGKILL");
       await z1.stop();
     }
   });
