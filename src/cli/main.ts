@@ -95,6 +95,27 @@ function untilSignal(): Promise<void> {
   });
 }
 
+/**
+ * The dev profile without a database URL has the embedded server: a command that opens the data
+ * dir itself (nothing runs there; the caller holds its lock) starts it for its own duration and
+ * connects with its URLs. Production never gets one: it refuses a missing database.url.
+ */
+async function withDatabase<T>(cfg: Config, fn: (cfg: Config) => Promise<T>): Promise<T> {
+  if (cfg.database.url !== undefined || cfg.profile !== "dev") return fn(cfg);
+  const { startEmbeddedServer } = await import("../db/embedded/index.ts");
+  const server = await startEmbeddedServer({ dataDir: cfg.dataDir });
+  try {
+    return await fn(
+      Object.freeze({
+        ...cfg,
+        database: Object.freeze({ ...cfg.database, url: server.runtimeUrl, ownerUrl: server.ownerUrl }),
+      }),
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Runs an operator action against a running system, or directly when none holds the data dir. */
 async function operate(cfg: Config, op: OperatorRequest): Promise<unknown> {
   if (lockHolder(cfg.dataDir) !== undefined) {
@@ -105,12 +126,14 @@ async function operate(cfg: Config, op: OperatorRequest): Promise<unknown> {
   const { runOperation } = await operations();
   const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
   try {
-    const svc = await openServices(cfg);
-    try {
-      return await runOperation(svc, op);
-    } finally {
-      await svc.close();
-    }
+    return await withDatabase(cfg, async (opened) => {
+      const svc = await openServices(opened);
+      try {
+        return await runOperation(svc, op);
+      } finally {
+        await svc.close();
+      }
+    });
   } finally {
     lock?.release();
   }
@@ -231,7 +254,8 @@ async function main(argv: string[]): Promise<number> {
       const cfg = config(splitFlags(argv.slice(1), { own: {} }, "migrate").rest);
       const lock = cfg.database.url ? undefined : lockDataDir(cfg.dataDir);
       try {
-        await (await services()).migrateDatabase(cfg);
+        const { migrateDatabase } = await services();
+        await withDatabase(cfg, migrateDatabase);
       } finally {
         lock?.release();
       }

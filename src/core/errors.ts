@@ -61,6 +61,10 @@ export const ERROR_CODES = {
   AUDIT_TENANT_UNKNOWN: 404,
   // Production end to end: the database server's certificate did not verify.
   DATABASE_TLS_FAILED: 500,
+  // The embedded PostgreSQL server that zenmesh manages.
+  EMBEDDED_DB_PACKAGE_MISSING: 500,
+  EMBEDDED_DB_PGLITE_DATA_DIR: 409,
+  EMBEDDED_DB_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -122,6 +126,10 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   AUDIT_TENANT_UNKNOWN: "No such tenant in this database.",
   // Production end to end.
   DATABASE_TLS_FAILED: "The database server's TLS certificate could not be verified.",
+  // The embedded PostgreSQL server.
+  EMBEDDED_DB_PACKAGE_MISSING: "The embedded PostgreSQL binaries are missing or incomplete.",
+  EMBEDDED_DB_PGLITE_DATA_DIR: "The data dir holds a database this version cannot open.",
+  EMBEDDED_DB_FAILED: "The embedded PostgreSQL server could not be started.",
 };
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

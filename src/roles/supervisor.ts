@@ -33,6 +33,8 @@ export interface ChildSpec {
   box?: BootMessage["box"];
   /** The backend: migrations already ran, so it neither migrates nor holds the owner connection. */
   migrated?: boolean;
+  /** Settings added to the child's environment (the embedded database's runtime URL, for the backend). */
+  env?: Record<string, string>;
   /** Called on every ready message (first start and restarts). */
   onReady?(msg: ReadyMessage): void;
 }
@@ -130,6 +132,7 @@ export function superviseChild(deps: SupervisorDeps, spec: ChildSpec): Supervise
         serialization: "json",
         env: {
           ...(backend ? envWithoutOwner(process.env) : envWithoutSecrets(process.env)),
+          ...spec.env,
           ZENMESH_PROFILE: deps.config.profile,
         },
       },
@@ -234,11 +237,15 @@ export function envWithoutOwner(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  * a migration may need), before the backend starts. Rejects unless it
  * exits 0.
  */
-export function migrateInChild(args: string[], profile: string): Promise<void> {
+export function migrateInChild(
+  args: string[],
+  profile: string,
+  env: Record<string, string> = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const proc = fork(MAIN, ["migrate", ...args], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      env: { ...process.env, ZENMESH_PROFILE: profile },
+      env: { ...process.env, ...env, ZENMESH_PROFILE: profile },
     });
     proc.once("error", reject);
     proc.once("exit", (code, signal) => {

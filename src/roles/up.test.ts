@@ -7,7 +7,7 @@ import { databaseInUse } from "./up.ts";
 
 test("names the embedded database and where it lives", () => {
   const cfg = loadConfig({ env: { ZENMESH_DATA_DIR: "/var/lib/zm-test" }, argv: [] });
-  assert.equal(databaseInUse(cfg), `embedded PostgreSQL (PGlite) in ${join("/var/lib/zm-test", "pgdata")}`);
+  assert.equal(databaseInUse(cfg), `embedded PostgreSQL server in ${join("/var/lib/zm-test", "pg")}`);
 });
 
 test("names an external database by its URL, without the password", () => {

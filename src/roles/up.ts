@@ -4,10 +4,13 @@
  * URL and writes them to `<data-dir>/endpoints.json` for scripts and tests;
  * the internal (mTLS) URLs go to `<data-dir>/run/mesh.json`, and the
  * operator's credentials to `<data-dir>/operator/` (0600), for the CLI.
+ * Without a database URL it first starts the embedded PostgreSQL server
+ * (src/db/embedded), and stops it after every role.
  */
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, type RoleName, redactUrl } from "../config/index.ts";
+import { assertNotPglite, type SupervisedServer, superviseEmbeddedServer } from "../db/embedded/index.ts";
 import type { BoxKeyPair } from "../deliver/box.ts";
 import { createEgressKeyFile, readEgressKeyFile } from "../deliver/egress/key-file.ts";
 import { CertificateAuthority } from "../identity/index.ts";
@@ -82,8 +85,12 @@ export async function startUp(
   opts: { args: string[]; out?: (line: string) => void },
 ): Promise<RunningSystem> {
   const out = opts.out ?? (() => {});
+  const embedded = config.database.url === undefined && config.profile === "dev";
+  // A 0.1 data dir is refused before anything is written into it.
+  if (embedded) assertNotPglite(config.dataDir);
   const lock: DataDirLock = lockDataDir(config.dataDir);
   const started: SupervisedChild[] = [];
+  let database: SupervisedServer | undefined;
   let operatorTimer: NodeJS.Timeout | undefined;
   try {
     const masterKeys = loadMasterKeyRing({
@@ -99,11 +106,24 @@ export async function startUp(
     const hopMaster = deriveMasterHopKey(masterKeys);
     const deps = { config, ca, logger, out };
 
-    // PostgreSQL: the schema is migrated by a process of its own, which alone holds the owner
-    // connection; the backend then serves with the runtime credentials only. The embedded
-    // database has no owner credential to keep apart: its backend migrates as it opens it.
-    const migrated = config.database.url !== undefined;
-    if (migrated) await migrateInChild(opts.args, config.profile);
+    // The embedded default: a PostgreSQL server run from the data dir, started before anything
+    // opens it and stopped after everything else.
+    if (embedded) {
+      database = await superviseEmbeddedServer(
+        { dataDir: config.dataDir },
+        { out, onError: (err) => logger.error({ err }, "the embedded database did not start; retrying") },
+      );
+    }
+    // The schema is migrated by a process of its own, which alone holds the owner connection; the
+    // backend then serves with the runtime credentials only.
+    await migrateInChild(
+      opts.args,
+      config.profile,
+      database && {
+        ZENMESH_DATABASE_URL: database.first.runtimeUrl,
+        ZENMESH_DATABASE_OWNER_URL: database.first.ownerUrl,
+      },
+    );
 
     let backendOnReady = () => {};
     const box = loadOrCreateEgressKey(config);
@@ -114,7 +134,8 @@ export async function startUp(
       peers: () => ({}),
       hop: hopFor(hopMaster, "backend"),
       box: { publicKey: box.publicKey.toString("base64url") },
-      migrated,
+      migrated: true,
+      ...(database ? { env: { ZENMESH_DATABASE_URL: database.first.runtimeUrl } } : {}),
       onReady: () => backendOnReady(),
     });
     started.push(backend);
@@ -221,6 +242,7 @@ export async function startUp(
         // Workers first: they talk to the backend until they are gone.
         await Promise.all(workers.map((w) => w.stop()));
         await backend.stop();
+        await database?.stop();
         rmSync(endpointsPath(config.dataDir), { force: true });
         rmSync(meshPath(config.dataDir), { force: true });
         lock.release();
@@ -229,6 +251,7 @@ export async function startUp(
   } catch (err) {
     clearTimeout(operatorTimer);
     await Promise.all(started.map((c) => c.stop()));
+    await database?.stop();
     lock.release();
     throw err;
   }
@@ -237,7 +260,7 @@ export async function startUp(
 /** The database the system runs on, for the start-up banner: an external URL without its password. */
 export function databaseInUse(config: Config): string {
   return config.database.url === undefined
-    ? `embedded PostgreSQL (PGlite) in ${join(config.dataDir, "pgdata")}`
+    ? `embedded PostgreSQL server in ${join(config.dataDir, "pg")}`
     : `external PostgreSQL at ${redactUrl(config.database.url)}`;
 }
 

@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { PGLITE_TEMPLATE } from "../support/env.ts";
 import { ANY_PORTS } from "../support/ports.ts";
+import { postmastersOf } from "../support/zenmesh-up.ts";
 
 const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
 
@@ -44,11 +44,9 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): 
   });
 }
 
-/** A data dir whose embedded database was already initialised (saves ~3 s). */
-function seededDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "zm-e2e-"));
-  if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
-  return dir;
+/** A fresh data dir: `up` initialises its embedded PostgreSQL server. */
+function freshDataDir(): string {
+  return mkdtempSync(join(tmpdir(), "zm-e2e-"));
 }
 
 describe("zenmesh up on the embedded default", () => {
@@ -58,7 +56,7 @@ describe("zenmesh up on the embedded default", () => {
   let api: string;
 
   before(async () => {
-    dir = seededDataDir();
+    dir = freshDataDir();
     child = spawn(process.execPath, [BIN, "up", "--data-dir", dir], {
       env: { ...process.env, ZENMESH_LOG_LEVEL: "warn", ...ANY_PORTS },
       stdio: ["ignore", "pipe", "pipe"],
@@ -225,6 +223,12 @@ describe("zenmesh up on the embedded default", () => {
     const r = cli(["tenant", "create", "--name", "Offline", "--json", "--data-dir", dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /"tenant_id":"tnt_/);
+    // The command ran the embedded server for its own duration only.
+    assert.deepEqual(postmastersOf(dir), []);
+    const m = cli(["migrate", "--data-dir", dir]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(m.stdout, /migrations applied/);
+    assert.deepEqual(postmastersOf(dir), []);
   });
 });
 

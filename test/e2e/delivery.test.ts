@@ -9,14 +9,13 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
-import { PGLITE_TEMPLATE } from "../support/env.ts";
 import { ANY_PORTS } from "../support/ports.ts";
 
 const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
@@ -179,7 +178,6 @@ describe("delivery through zenmesh up", () => {
     target = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
     dir = mkdtempSync(join(tmpdir(), "zm-deliver-"));
-    if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
     const env = {
       ...process.env,
       ZENMESH_LOG_LEVEL: "info",
@@ -492,7 +490,7 @@ describe("delivery through zenmesh up", () => {
     assert.equal(inApi.length, 0, `a credential in an API answer: ${inApi[0]?.slice(0, 200)}`);
     const files = filesUnder(dir);
     assert.ok(
-      files.some((f) => f.startsWith(join(dir, "pgdata"))),
+      files.some((f) => f.startsWith(join(dir, "pg"))),
       "the database files are there",
     );
     const needles = canaries.map((c) => Buffer.from(c, "utf8"));

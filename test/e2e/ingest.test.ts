@@ -7,14 +7,13 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CloudEvent, HTTP } from "cloudevents";
 import { Webhook } from "standardwebhooks";
-import { PGLITE_TEMPLATE } from "../support/env.ts";
 import { ANY_PORTS } from "../support/ports.ts";
 
 const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
@@ -71,7 +70,6 @@ describe("ingest through zenmesh up", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "zm-ingest-"));
-    if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
     const env = {
       ...process.env,
       ZENMESH_LOG_LEVEL: "warn",
@@ -141,7 +139,7 @@ describe("ingest through zenmesh up", () => {
     assert.equal(ev.json.event.type, "com.github.push");
     assert.equal(ev.json.event.data.note, canary);
     // At rest the payload is sealed: the plaintext is nowhere in the database files.
-    const files = spawnSync("grep", ["-rl", canary, join(dir, "pgdata")], { encoding: "utf8" });
+    const files = spawnSync("grep", ["-rl", canary, join(dir, "pg")], { encoding: "utf8" });
     assert.equal(files.stdout.trim(), "", `plaintext found in ${files.stdout}`);
   });
 

@@ -6,12 +6,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { PGLITE_TEMPLATE, REDIS_URL } from "../support/env.ts";
+import { REDIS_URL } from "../support/env.ts";
 import { ANY_PORTS } from "../support/ports.ts";
 
 const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
@@ -70,7 +70,6 @@ describe("the mesh under zenmesh up", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "zm-mesh-"));
-    if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
     child = spawn(process.execPath, [BIN, "up", "--data-dir", dir], {
       env: {
         ...process.env,
@@ -102,7 +101,9 @@ describe("the mesh under zenmesh up", () => {
   test("starts backend, ingester, egress and bff as separate processes on https internal URLs", () => {
     assert.deepEqual(Object.keys(mesh.internal).sort(), ["backend", "bff", "egress", "ingester"]);
     for (const url of Object.values(mesh.internal)) assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const pids = [...stdout.matchAll(/running\s+pid (\d+)/g)].map((m) => m[1]);
+    const pids = [...stdout.matchAll(/^\s+(?:backend|ingester|egress|bff)\s+running\s+pid (\d+)/gm)].map(
+      (m) => m[1],
+    );
     assert.equal(new Set(pids).size, 4, stdout);
   });
 

@@ -86,7 +86,7 @@ describe("a newcomer's first hour on zenmesh up", () => {
   test("the banner names the database in use", () => {
     assert.match(
       z.output(),
-      new RegExp(`^  database   embedded PostgreSQL \\(PGlite\\) in ${join(z.dir, "pgdata")}$`, "m"),
+      new RegExp(`^  database   embedded PostgreSQL server in ${join(z.dir, "pg")}$`, "m"),
     );
   });
 

@@ -8,7 +8,7 @@
  * Redis is back they are accepted again and replays are refused again.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -26,7 +26,7 @@ import {
 } from "../../src/mesh/index.ts";
 import { type BackendMesh, startBackendMesh } from "../../src/roles/backend-mesh.ts";
 import { openServices, type Services } from "../../src/roles/services.ts";
-import { PGLITE_TEMPLATE, REQUIRE_ALL } from "../support/env.ts";
+import { REQUIRE_ALL } from "../support/env.ts";
 import { errorCode, id, rawRequest, staticIdentity, TD, testCa } from "../support/mesh.ts";
 import { type PrivateRedis, privateRedisMissing, startPrivateRedis } from "../support/private-services.ts";
 import { until } from "../support/zenmesh-up.ts";
@@ -51,7 +51,6 @@ describe("Redis down under signed hops", { skip: missing ?? false, timeout: 120_
   before(async () => {
     redis = await startPrivateRedis();
     dir = mkdtempSync(join(tmpdir(), "zm-redis-"));
-    if (PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
     const config = loadConfig({
       env: { ZENMESH_DATA_DIR: dir, ZENMESH_TRUST_DOMAIN: TD, ZENMESH_REDIS_URL: redis.url },
       argv: [],

@@ -7,10 +7,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PGLITE_TEMPLATE } from "./env.ts";
 import { ANY_PORTS } from "./ports.ts";
 
 export const BIN = resolve(import.meta.dirname, "..", "..", "bin", "zenmesh.js");
@@ -164,6 +163,22 @@ function childCmdline(pid: number): string | undefined {
   }
 }
 
+/** Live postmasters of this data dir: only a postmaster keeps `-D <dir>/pg` in its command line. */
+export function postmastersOf(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const d = cmd.indexOf("-D");
+      if (cmd[0]?.endsWith("/postgres") && cmd[d + 1] === join(dir, "pg")) out.push(Number(entry));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return out;
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -174,14 +189,20 @@ export function alive(pid: number): boolean {
 }
 
 export async function startZenmesh(
-  opts: { name: string; env?: Record<string, string>; args?: string[]; readyTimeoutMs?: number } = {
+  opts: {
+    name: string;
+    env?: Record<string, string>;
+    args?: string[];
+    readyTimeoutMs?: number;
+    /** Start on this existing data dir (another run's, left to that run to remove) instead of a fresh one. */
+    dir?: string;
+  } = {
     name: "resilience",
   },
 ): Promise<Zenmesh> {
-  const dir = mkdtempSync(join(tmpdir(), `zm-${opts.name}-`));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `zm-${opts.name}-`));
+  const ownsDir = opts.dir === undefined;
   const args = opts.args ?? [];
-  const embedded = !args.includes("--database-url");
-  if (embedded && PGLITE_TEMPLATE) cpSync(PGLITE_TEMPLATE, join(dir, "pgdata"), { recursive: true });
   const env: Record<string, string | undefined> = {
     ...process.env,
     ZENMESH_LOG_LEVEL: "warn",
@@ -210,7 +231,7 @@ export async function startZenmesh(
   // Abandoned, the supervisor still stops its roles on SIGTERM.
   const forget = onAbandon(() => {
     child.kill("SIGTERM");
-    rmSync(dir, { recursive: true, force: true });
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
   });
   const stop = async () => {
     forget();
@@ -226,7 +247,7 @@ export async function startZenmesh(
       const now = childCmdline(r.pid);
       if (now?.includes(dir)) process.kill(r.pid, "SIGKILL");
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
   };
 
   try {
