@@ -48,6 +48,8 @@ export const SCHEME_NAMES = [
   "zoom",
   "twitch",
   "meta",
+  // Microsoft Graph change notifications: clientState in the body, validationToken check.
+  "microsoft-graph",
 ] as const;
 export type SchemeName = (typeof SCHEME_NAMES)[number];
 

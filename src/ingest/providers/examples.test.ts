@@ -50,6 +50,8 @@ const HAND_WRITTEN: ReadonlySet<string> = new Set([
   "zoom",
   "twitch",
   "meta",
+  // Its secret is every item's clientState, inside the body: no entry engine reads a proof
+  // there, and its handshake carries no secret at all.
   "microsoft-graph",
 ]);
 

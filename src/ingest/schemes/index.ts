@@ -17,6 +17,7 @@ import { lemonSqueezy } from "../providers/lemon-squeezy.ts";
 import { linear } from "../providers/linear.ts";
 import { mandrill } from "../providers/mandrill.ts";
 import { meta } from "../providers/meta.ts";
+import { microsoftGraph } from "../providers/microsoft-graph.ts";
 import { mux } from "../providers/mux.ts";
 import { paddle } from "../providers/paddle.ts";
 import { pagerduty } from "../providers/pagerduty.ts";
@@ -90,6 +91,7 @@ export const SCHEMES: Readonly<Record<SchemeName, SignatureScheme>> = {
   zoom,
   twitch,
   meta,
+  "microsoft-graph": microsoftGraph,
 };
 
 export function getScheme(name: SchemeName): SignatureScheme;

@@ -36,6 +36,9 @@ const URLS: Partial<Record<SchemeName, string>> = {
 /** Schemes that read a signed field of the body (Linear's webhookTimestamp), with a body of that shape. */
 const BODIES: Partial<Record<SchemeName, Buffer>> = {
   linear: Buffer.from(`{"type":"Issue","action":"create","webhookTimestamp":${NOW.getTime()}}`),
+  "microsoft-graph": Buffer.from(
+    '{"value":[{"subscriptionId":"s1","changeType":"created","resource":"me/events"}]}',
+  ),
 };
 
 /** A secret of the scheme, and what signs for it when that is not the secret itself. */
@@ -84,8 +87,10 @@ for (const c of CASES) {
     const scheme = SCHEMES[c.name];
     const settings = scheme.settings.parse(c.settings);
     const url = c.url === undefined ? {} : { url: c.url };
-    const body = BODIES[c.name] ?? BODY;
-    const signed = scheme.sign({ secret: c.signingKey ?? c.secret, body, now: NOW, settings, ...url });
+    const unsigned = BODIES[c.name] ?? BODY;
+    const signing = { secret: c.signingKey ?? c.secret, body: unsigned, now: NOW, settings, ...url };
+    const body = scheme.signBody?.(signing) ?? unsigned;
+    const signed = scheme.sign({ ...signing, body });
     const input = (headers: Record<string, string>): VerifyInput => ({
       headers,
       body,
@@ -97,6 +102,12 @@ for (const c of CASES) {
     });
     assert.equal(scheme.verify(input(signed)).ok, true);
     assert.equal(headerFailure(c.name, signed, settings, NOW, TOLERANCE), undefined);
+    if (scheme.signBody !== undefined) {
+      // The proof is in the body (Graph's clientState): no header can refuse it early; the body is what is refused.
+      assert.equal(headerFailure(c.name, {}, settings, NOW, TOLERANCE), undefined);
+      assert.equal(scheme.verify({ ...input({}), body: unsigned }).ok, false);
+      return;
+    }
     assert.equal(headerFailure(c.name, {}, settings, NOW, TOLERANCE), "missing_signature");
 
     // Every header dropped or garbled in turn: a refusal before the body names verify's own reason.

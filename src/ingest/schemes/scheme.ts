@@ -131,6 +131,14 @@ export interface SignatureScheme {
   readonly signs?: false;
   /** The headers the provider would send for this body, lower-case names. */
   sign(input: SignInput): Record<string, string>;
+  /**
+   * For a provider whose proof travels in the body (Microsoft Graph's
+   * clientState): the body it would send, `input.body` with the secret put
+   * in its place, to be sent (and passed to `sign`) instead. Such a scheme
+   * has no header a check before the body could refuse. Absent: the body is
+   * sent as given.
+   */
+  signBody?(input: SignInput): Buffer;
   /** A fresh secret in the provider's format. */
   generateSecret(): string;
 }

@@ -106,6 +106,9 @@ function schemeSigns(scheme: SchemeName, part: "body" | "ce-headers"): boolean {
     case "twilio":
     case "mandrill":
       return false;
+    // Graph's clientState authenticates the sender and signs nothing of the body.
+    case "microsoft-graph":
+      return false;
     case "discord":
     case "sendgrid":
     case "clerk":
@@ -201,6 +204,9 @@ export function secretProblem(scheme: SchemeName, secret: string): string | unde
     case "zoom":
     case "meta":
       return undefined;
+    case "microsoft-graph":
+      // Graph refuses a clientState over 128 characters; a short one would be guessable.
+      return /^[\x21-\x7e]{16,128}$/.test(secret) ? undefined : "must be 16..128 visible ASCII characters";
     case "twitch":
       // Twitch refuses a subscription whose secret is not 10..100 ASCII characters.
       return /^[\x20-\x7e]{10,100}$/.test(secret) ? undefined : "must be 10..100 ASCII characters";

@@ -62,7 +62,9 @@ export function sampleRequest(
 ): { body: Buffer; headers: Record<string, string> } {
   assertSchemeSigns(scheme);
   const sample = scheme.provider.sample;
-  const body = Buffer.from(sample.bodyAt?.(now) ?? sample.body, "utf8");
+  const unsigned = Buffer.from(sample.bodyAt?.(now) ?? sample.body, "utf8");
+  // A provider whose proof is in the body (Graph's clientState) gets the secret put there.
+  const body = scheme.signBody?.({ secret, body: unsigned, now, settings, url }) ?? unsigned;
   const signed = scheme.sign({ secret, body, now, settings, url });
   return {
     body,
