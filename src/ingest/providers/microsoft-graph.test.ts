@@ -16,9 +16,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { ZenError } from "../../core/index.ts";
 import { startTestIngest, type TestIngest } from "../ingester/testing.ts";
 import { headerFailure } from "../schemes/precheck.ts";
-import { checkSecret } from "../sources/scheme-rules.ts";
+import { checkCloudEventsMode, checkSecret } from "../sources/scheme-rules.ts";
 import { sampleRequest } from "../sources/test-send.ts";
 import type { SourceSnapshot, VerifyInput } from "../types.ts";
 import { microsoftGraph as graph, MAX_CLIENT_STATE } from "./microsoft-graph.ts";
@@ -128,6 +129,15 @@ describe("known answers", () => {
       secret,
     );
     assert.ok(graph.verify({ ...input(body.toString(), [secret]), headers }).ok);
+  });
+
+  test("a Graph source takes no CloudEvents mode: its clientState signs nothing of the body", () => {
+    for (const mode of ["structured", "binary"] as const) {
+      assert.throws(
+        () => checkCloudEventsMode("microsoft-graph", mode),
+        (err: unknown) => err instanceof ZenError && err.code === "CLOUDEVENTS_MODE_UNAUTHENTICATED",
+      );
+    }
   });
 
   test("generated secrets fit Graph's 128-character clientState, and the source's secret rule holds them", () => {
