@@ -213,6 +213,8 @@ for (const kind of DRIVERS) {
         [{ name: "x", scheme: "meta" }, "settings.verify_token"],
         [{ name: "x", scheme: "meta", settings: { verify_token: "short" } }, "settings.verify_token"],
         [{ name: "x", scheme: "twitch", secret: "x".repeat(101) }, "secret"],
+        // Graph refuses a clientState over 128 characters.
+        [{ name: "x", scheme: "microsoft-graph", secret: "x".repeat(129) }, "secret"],
         [{ name: "x", scheme: "github", secret: "short" }, "secret"],
         [{ name: "x", scheme: "github", secret: "x".repeat(1025) }, "secret"],
         [{ name: "x", scheme: "github", tolerance_seconds: 0 }, "tolerance_seconds"],
