@@ -15,15 +15,12 @@ import { after, before, describe, test } from "node:test";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import Stripe from "stripe";
-import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../../test/support/db.ts";
-import { type ActionContext, fixedClock, newId } from "../../core/index.ts";
-import { createLogger } from "../../log/index.ts";
-import { createTenant, PROJECT_PERMISSIONS } from "../../tenancy/index.ts";
-import { createSource, loadSourceChanges, type SourceDeps } from "../sources/index.ts";
-import { type PersistDeps, persistBatch, type StoredEventFacts } from "../store/persist.ts";
-import { testIngestDeps } from "../store/testing.ts";
-import type { SchemeName, SourceSnapshot } from "../types.ts";
-import { type IngestServer, startIngestServer } from "./server.ts";
+import { DRIVERS, skipReason, type TestDatabase } from "../../../test/support/db.ts";
+import { fixedClock, newId } from "../../core/index.ts";
+import type { StoredEventFacts } from "../store/persist.ts";
+import type { SchemeName } from "../types.ts";
+import { type ApiIngest, startApiIngest } from "./api-harness.ts";
+import type { IngestServer } from "./server.ts";
 
 const stripeLib = new Stripe("sk_test_unused");
 
@@ -48,75 +45,24 @@ interface Answer {
 
 for (const kind of DRIVERS) {
   describe(`redeliveries and handshakes on ${kind}`, { skip: skipReason(kind) }, () => {
+    let h: ApiIngest;
     let t: TestDatabase;
-    let deps: PersistDeps & SourceDeps;
     let server: IngestServer;
-    let ctx: ActionContext;
     const clock = fixedClock("2031-06-01T00:00:00Z");
-    const snapshots = new Map<string, SourceSnapshot>();
-    const stored: StoredEventFacts[] = [];
+    let stored: StoredEventFacts[] = [];
     const outcomes: string[] = [];
 
     before(async () => {
-      t = await freshDatabase(kind);
-      deps = {
-        ...testIngestDeps(t.db, clock),
-        ingestBaseUrl: () => "http://127.0.0.1",
-        onStored: async (_tx, _tenant, events) => {
-          stored.push(...events);
-        },
-      };
-      const { tenantId, projectId } = await createTenant(deps, {
-        name: "redeliveries",
-        correlationId: newId("correlation"),
-        actor: { type: "operator", id: "test" },
-      });
-      ctx = {
-        tenantId,
-        projectId,
-        actor: { type: "user", id: newId("user") },
-        permissions: new Set(PROJECT_PERMISSIONS),
-        correlationId: newId("correlation"),
-      };
-      server = await startIngestServer({
-        sources: {
-          get: (id) => snapshots.get(id),
-          ready: () => true,
-          revision: () => 0,
-          size: () => snapshots.size,
-          whenReady: async () => {},
-          refresh: async () => {},
-          close: () => {},
-        },
-        batcher: {
-          submit: (items) => persistBatch(deps, items),
-          load: () => ({ inFlight: 0, queued: 0 }),
-        },
-        logger: createLogger({ level: "silent" }),
-        clock,
-        host: "127.0.0.1",
-        port: 0,
-        plainHttpAllowed: true,
-        onOutcome: (o) => outcomes.push(o),
-      });
+      h = await startApiIngest(kind, { name: "redeliveries", clock, onOutcome: (o) => outcomes.push(o) });
+      ({ t, server, stored } = h);
     });
     after(async () => {
-      await server?.close();
-      await t?.close();
+      await h?.close();
     });
 
     /** A source with default settings, made through the sources API and pushed as the backend would. */
-    async function source(scheme: SchemeName, secret?: string): Promise<{ id: string; secret: string }> {
-      const r = await createSource(deps, ctx, {
-        name: `${scheme} source`,
-        scheme,
-        allow_plain_http: true,
-        ...(secret === undefined ? {} : { secret }),
-      });
-      const changes = await loadSourceChanges(t.db, deps.zenlock, 0, clock.now(), { limit: 100_000 });
-      for (const s of changes.upserts) snapshots.set(s.id, s);
-      return { id: r.source.id, secret: r.secret };
-    }
+    const source = (scheme: SchemeName, secret?: string) =>
+      h.source(scheme, secret === undefined ? {} : { secret });
 
     async function send(
       sourceId: string,

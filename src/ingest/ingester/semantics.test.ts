@@ -9,17 +9,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { DRIVERS, freshDatabase, skipReason, type TestDatabase } from "../../../test/support/db.ts";
+import { DRIVERS, skipReason, type TestDatabase } from "../../../test/support/db.ts";
 import { type ActionContext, fixedClock, isZenError, newId } from "../../core/index.ts";
 import { loadMigrations } from "../../db/migrate.ts";
-import { createLogger } from "../../log/index.ts";
-import { createTenant, PROJECT_PERMISSIONS } from "../../tenancy/index.ts";
 import { getScheme } from "../schemes/index.ts";
-import { createSource, loadSourceChanges, type SourceDeps, updateSource } from "../sources/index.ts";
-import { type PersistDeps, persistBatch, type StoredEventFacts } from "../store/persist.ts";
-import { testIngestDeps } from "../store/testing.ts";
-import type { SchemeName, SourceSnapshot } from "../types.ts";
-import { type IngestServer, startIngestServer } from "./server.ts";
+import { createSource, type SourceDeps, updateSource } from "../sources/index.ts";
+import type { PersistDeps, StoredEventFacts } from "../store/persist.ts";
+import type { SchemeName } from "../types.ts";
+import { type ApiIngest, startApiIngest } from "./api-harness.ts";
+import type { IngestServer } from "./server.ts";
 
 const CE_JSON = "application/cloudevents+json";
 
@@ -32,80 +30,25 @@ interface Answer {
 
 for (const kind of DRIVERS) {
   describe(`ingest semantics on ${kind}`, { skip: skipReason(kind) }, () => {
+    let h: ApiIngest;
     let t: TestDatabase;
     let deps: PersistDeps & SourceDeps;
     let server: IngestServer;
     let ctx: ActionContext;
     const clock = fixedClock("2031-05-01T00:00:00Z");
-    const snapshots = new Map<string, SourceSnapshot>();
-    const stored: StoredEventFacts[] = [];
+    let stored: StoredEventFacts[] = [];
 
     before(async () => {
-      t = await freshDatabase(kind);
-      deps = {
-        ...testIngestDeps(t.db, clock),
-        ingestBaseUrl: () => "http://127.0.0.1",
-        onStored: async (_tx, _tenant, events) => {
-          stored.push(...events);
-        },
-      };
-      const { tenantId, projectId } = await createTenant(deps, {
-        name: "semantics",
-        correlationId: newId("correlation"),
-        actor: { type: "operator", id: "test" },
-      });
-      ctx = {
-        tenantId,
-        projectId,
-        actor: { type: "user", id: newId("user") },
-        permissions: new Set(PROJECT_PERMISSIONS),
-        correlationId: newId("correlation"),
-      };
-      server = await startIngestServer({
-        sources: {
-          get: (id) => snapshots.get(id),
-          ready: () => true,
-          revision: () => 0,
-          size: () => snapshots.size,
-          whenReady: async () => {},
-          refresh: async () => {},
-          close: () => {},
-        },
-        batcher: {
-          submit: (items) => persistBatch(deps, items),
-          load: () => ({ inFlight: 0, queued: 0 }),
-        },
-        logger: createLogger({ level: "silent" }),
-        clock,
-        host: "127.0.0.1",
-        port: 0,
-        plainHttpAllowed: true,
-      });
+      h = await startApiIngest(kind, { name: "semantics", clock });
+      ({ t, deps, server, ctx, stored } = h);
     });
     after(async () => {
-      await server?.close();
-      await t?.close();
+      await h?.close();
     });
 
     /** A source made through the sources API, then pushed to the listener as the backend would. */
-    async function source(
-      scheme: SchemeName,
-      over: Record<string, unknown> = {},
-    ): Promise<{ id: string; secret: string }> {
-      const r = await createSource(deps, ctx, {
-        name: `${scheme} source`,
-        scheme,
-        allow_plain_http: true,
-        ...over,
-      });
-      await refresh();
-      return { id: r.source.id, secret: r.secret };
-    }
-
-    async function refresh(): Promise<void> {
-      const changes = await loadSourceChanges(t.db, deps.zenlock, 0, clock.now(), { limit: 100_000 });
-      for (const s of changes.upserts) snapshots.set(s.id, s);
-    }
+    const source = (scheme: SchemeName, over: Record<string, unknown> = {}) => h.source(scheme, over);
+    const _refresh = () => h.refresh();
 
     async function post(sourceId: string, headers: Record<string, string>, body: string | Buffer) {
       const res = await fetch(`${server.url}/e/${sourceId}`, { method: "POST", headers, body });
