@@ -175,7 +175,12 @@ export function markdown(
     );
     row("", "errors at half max", errs(r.half), "", "", "", "");
   };
-  ingestRows("Ingest, embedded (PGlite), 1 KiB", s.ingest, rt.ingest_embedded_to_ceiling, "embedded");
+  ingestRows(
+    "Ingest, embedded PostgreSQL server, 1 KiB",
+    s.ingest,
+    rt.ingest_embedded_to_ceiling,
+    "embedded",
+  );
   ingestRows(
     "Ingest, PostgreSQL + Redis (dev profile¹), 1 KiB",
     s.postgres,

@@ -1,7 +1,7 @@
 /**
  * Ingest: GitHub-signed 1 KiB webhooks into `zenmesh up`, a github source
  * with allow_plain_http; 202 means durably stored. The max rate at fixed
- * connections, then latency at half that rate. Embedded (PGlite) and on
+ * connections, then latency at half that rate. Embedded (the PostgreSQL server `zenmesh up` runs) and on
  * PostgreSQL + Redis (dev profile: plain connection to the database, the
  * internal hops still mTLS).
  */
