@@ -360,8 +360,16 @@ export function markdown(
   if (s.footprint) {
     const f = s.footprint;
     const roles = (m: FootprintResult["idle_mib"]) =>
-      `sup ${mib(m.supervisor)} · backend ${mib(m.backend)} · ingester ${mib(m.ingester)} · egress ${mib(m.egress)} · bff ${mib(m.bff)}`;
-    row("Footprint (RSS, MiB)", "idle, per process", roles(f.idle_mib), "", "", "", "");
+      `sup ${mib(m.supervisor)} · database ${mib(m.database)} · backend ${mib(m.backend)} · ingester ${mib(m.ingester)} · egress ${mib(m.egress)} · bff ${mib(m.bff)}`;
+    row(
+      "Footprint (RSS, MiB)",
+      "idle, per process (database: the server and its processes)",
+      roles(f.idle_mib),
+      "",
+      "",
+      "",
+      "",
+    );
     row(
       "",
       "idle, total",
@@ -412,7 +420,7 @@ export function markdown(
   if (s.soak) {
     const k = s.soak;
     const slopes = (sl: Record<string, number>) =>
-      `sup ${sl.supervisor} · backend ${sl.backend} · ingester ${sl.ingester} · egress ${sl.egress} · bff ${sl.bff} · total ${sl.total}`;
+      `sup ${sl.supervisor} · database ${sl.database} · backend ${sl.backend} · ingester ${sl.ingester} · egress ${sl.egress} · bff ${sl.bff} · total ${sl.total}`;
     row(
       "Soak",
       `${Math.round(k.soak.duration_s / 60)} min at ${num(k.soak.target_rate)} req/s: errors`,
@@ -431,7 +439,7 @@ export function markdown(
       row(
         "",
         "RSS at the end, MiB",
-        `sup ${mib(last.supervisor)} · backend ${mib(last.backend)} · ingester ${mib(last.ingester)} · egress ${mib(last.egress)} · bff ${mib(last.bff)} · total ${mib(last.total)}`,
+        `sup ${mib(last.supervisor)} · database ${mib(last.database)} · backend ${mib(last.backend)} · ingester ${mib(last.ingester)} · egress ${mib(last.egress)} · bff ${mib(last.bff)} · total ${mib(last.total)}`,
         "",
         "",
         "",

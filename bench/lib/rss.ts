@@ -1,5 +1,5 @@
 /** Resident memory of zenmesh's processes, from /proc/<pid>/status (VmRSS), in MiB. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { ROLES, type Role, type Zenmesh } from "./zenmesh.ts";
 
 export type RoleMib = Record<Role, number> & { total: number };
@@ -15,13 +15,37 @@ export function rssMib(pid: number): number {
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
+/** A process and all its descendants (the database server is a postmaster and its backends). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${task}/children`, "utf8").trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** A role's processes: the database is its whole process tree, every other role one process. */
+function pidsOf(role: Role, pid: number | undefined): number[] {
+  if (pid === undefined || pid === 0) return [];
+  return role === "database" ? processTree(pid) : [pid];
+}
+
 export function sampleRoles(z: Zenmesh): RoleMib {
   const pids = z.pids();
   const out = { total: 0 } as RoleMib;
   for (const role of ROLES) {
-    const v = rssMib(pids[role]);
+    const of = pidsOf(role, pids[role]);
+    // A role that is not there (no embedded database) counts 0, not NaN.
+    const v = of.reduce((sum, pid) => sum + (Number.isFinite(rssMib(pid)) ? rssMib(pid) : 0), 0);
     out[role] = r1(v);
-    if (Number.isFinite(v)) out.total += v;
+    out.total += v;
   }
   out.total = r1(out.total);
   return out;
@@ -93,15 +117,17 @@ export function rssDetail(z: Zenmesh): Record<Role, { anon: number; file: number
     }
   };
   for (const role of ROLES) {
-    const status = read(`/proc/${pids[role]}/status`);
-    const rollup = read(`/proc/${pids[role]}/smaps_rollup`);
     const kb = (text: string, name: string) =>
-      Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, "m").exec(text)?.[1] ?? Number.NaN);
-    out[role] = {
-      anon: r1(kb(status, "RssAnon") / 1024),
-      file: r1(kb(status, "RssFile") / 1024),
-      pss: r1(kb(rollup, "Pss") / 1024),
-    };
+      Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, "m").exec(text)?.[1] ?? 0);
+    const sum = { anon: 0, file: 0, pss: 0 };
+    for (const pid of pidsOf(role, pids[role])) {
+      const status = read(`/proc/${pid}/status`);
+      const rollup = read(`/proc/${pid}/smaps_rollup`);
+      sum.anon += kb(status, "RssAnon");
+      sum.file += kb(status, "RssFile");
+      sum.pss += kb(rollup, "Pss");
+    }
+    out[role] = { anon: r1(sum.anon / 1024), file: r1(sum.file / 1024), pss: r1(sum.pss / 1024) };
   }
   return out;
 }

@@ -16,7 +16,7 @@ import { githubSignature } from "./webhooks.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "zenmesh.js");
-export const ROLES = ["supervisor", "backend", "ingester", "egress", "bff"] as const;
+export const ROLES = ["supervisor", "database", "backend", "ingester", "egress", "bff"] as const;
 export type Role = (typeof ROLES)[number];
 
 const ANY_PORTS: Record<string, string> = {
@@ -99,7 +99,8 @@ export async function startZenmesh(opts: StartOptions = {}): Promise<Zenmesh> {
   });
   const rolePids = (): Record<Role, number> => {
     const pids = { supervisor: child.pid ?? 0 } as Record<Role, number>;
-    for (const m of out.matchAll(/^\s+(backend|ingester|egress|bff)\s+running\s+pid (\d+)/gm)) {
+    // `database` is the embedded PostgreSQL server's postmaster (absent on an external database).
+    for (const m of out.matchAll(/^\s+(database|backend|ingester|egress|bff)\s+running\s+pid (\d+)/gm)) {
       const pid = Number(m[2]);
       pids[m[1] as Role] = pid;
       trackPid(pid);
