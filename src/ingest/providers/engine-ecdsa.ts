@@ -17,33 +17,23 @@
  * needs the private key (PKCS#8 PEM):
  * given the public key it refuses with SCHEME_CANNOT_SIGN.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { z } from "zod";
-import { ZenError } from "../../core/index.ts";
-import {
-  assertTolerance,
-  checkWindow,
-  decodeBase64,
-  fail,
-  MAX_PLAIN_HEADER,
-  parseUnixSeconds,
-  pass,
-  readHeader,
-} from "../schemes/common.ts";
+import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { decodeBase64 } from "../schemes/common.ts";
 import type { SignatureScheme } from "../schemes/scheme.ts";
-import type { VerifyInput, VerifyResult } from "../types.ts";
-import { describeFacts, type ProviderEntryBase, parseJson, registerEntry, withDeliveryId } from "./entry.ts";
+import {
+  type KeyAlgorithm,
+  type SignedTimestampEntry,
+  signedTimestampScheme,
+} from "./engine-signed-timestamp.ts";
+import { registerEntry } from "./entry.ts";
 
 /** The order of the P-256 group. */
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 /** A DER ECDSA-Sig-Value over P-256 is at most 72 bytes; its base64 at most 96 characters. */
 const MAX_SIGNATURE_BASE64 = 96;
 
-export interface EcdsaEntry extends ProviderEntryBase {
+export interface EcdsaEntry extends SignedTimestampEntry {
   readonly engine: "ecdsa-p256";
-  /** Lower-case header names. */
-  readonly signatureHeader: string;
-  readonly timestampHeader: string;
 }
 
 /** The P-256 public key of a base64 DER SPKI secret, or undefined. */
@@ -52,9 +42,7 @@ export function p256PublicKey(secret: string): KeyObject | undefined {
   if (der === undefined) return undefined;
   try {
     const key = createPublicKey({ key: der, format: "der", type: "spki" });
-    return key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1"
-      ? key
-      : undefined;
+    return isP256(key) ? key : undefined;
   } catch {
     return undefined;
   }
@@ -92,65 +80,32 @@ export function parseEcdsaDer(der: Buffer): { r: bigint; s: bigint } | undefined
 
 const hex32 = (n: bigint) => n.toString(16).padStart(64, "0");
 
-function signingKey(secret: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey({ key: secret, format: "pem" });
-  } catch {
-    throw new ZenError("SCHEME_CANNOT_SIGN");
-  }
-  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-    throw new ZenError("SCHEME_CANNOT_SIGN");
-  }
-  return key;
+const isP256 = (key: KeyObject) =>
+  key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
+
+/** The signature as sent (DER) and as parsed; refused unless strict DER. */
+interface EcdsaSignature {
+  der: Buffer;
+  r: bigint;
+  s: bigint;
 }
 
-export function ecdsaScheme(entry: EcdsaEntry): SignatureScheme {
-  const verifyRequest = (input: VerifyInput): VerifyResult => {
-    assertTolerance(input.toleranceSeconds);
-    if (input.secrets.length === 0) return fail("no_secret");
-    const sig = readHeader(input.headers, entry.signatureHeader, MAX_SIGNATURE_BASE64);
-    if (sig.kind === "absent") return fail("missing_signature");
-    const ts = readHeader(input.headers, entry.timestampHeader, MAX_PLAIN_HEADER);
-    if (ts.kind === "absent") return fail("missing_timestamp");
-    if (sig.kind === "oversized" || ts.kind === "oversized") return fail("malformed_signature");
-    const der = decodeBase64(sig.value);
+const P256: KeyAlgorithm<EcdsaSignature> = {
+  maxSignatureHeader: MAX_SIGNATURE_BASE64,
+  decode(value) {
+    const der = decodeBase64(value);
     const rs = der === undefined ? undefined : parseEcdsaDer(der);
-    const timestamp = parseUnixSeconds(ts.value);
-    if (der === undefined || rs === undefined || timestamp === undefined) return fail("malformed_signature");
+    return der === undefined || rs === undefined ? undefined : { der, ...rs };
+  },
+  publicKey: p256PublicKey,
+  verify: (message, key, signature) => verify("sha256", message, { key, dsaEncoding: "der" }, signature.der),
+  // `r` with the low `s`: the malleated twin `(r, n − s)` has the same replay key.
+  canonical: ({ r, s }) => `${hex32(r)}${hex32(s > N / 2n ? N - s : s)}`,
+  isSigningKey: isP256,
+  sign: (message, key) => sign("sha256", message, { key, dsaEncoding: "der" }).toString("base64"),
+};
 
-    const keys = input.secrets.map(p256PublicKey).filter((k) => k !== undefined);
-    if (keys.length === 0) return fail("no_secret");
-    const message = Buffer.concat([Buffer.from(ts.value, "utf8"), input.body]);
-    let matched = false;
-    for (const key of keys) {
-      const ok = verify("sha256", message, { key, dsaEncoding: "der" }, der);
-      matched = matched || ok;
-    }
-    if (!matched) return fail("bad_signature");
-    const window = checkWindow(timestamp, input.now, input.toleranceSeconds);
-    if (window !== undefined) return fail(window);
-    const lowS = rs.s > N / 2n ? N - rs.s : rs.s;
-    const value = { signature: `${hex32(rs.r)}${hex32(lowS)}`, timestamp: new Date(timestamp * 1000) };
-    return pass(withDeliveryId(entry.facts, value, input, { bodySigned: true }));
-  };
-
-  const scheme: SignatureScheme = {
-    name: entry.name,
-    provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
-    // The source holds the provider's public key: only the provider signs (test sends are refused).
-    signs: false,
-    settings: z.strictObject({}).prefault({}),
-    verify: verifyRequest,
-    describe: (input) => describeFacts(entry.facts, input.headers, input.json ?? parseJson(input.body)),
-    sign(input) {
-      const key = signingKey(input.secret);
-      const timestamp = String(Math.floor(input.now.getTime() / 1000));
-      const message = Buffer.concat([Buffer.from(timestamp, "utf8"), input.body]);
-      const signature = sign("sha256", message, { key, dsaEncoding: "der" });
-      return { [entry.signatureHeader]: signature.toString("base64"), [entry.timestampHeader]: timestamp };
-    },
-    generateSecret: entry.secret.generate,
-  };
+export function ecdsaScheme(entry: EcdsaEntry): SignatureScheme {
+  const { scheme } = signedTimestampScheme(entry, P256);
   return registerEntry(scheme, entry);
 }

@@ -19,38 +19,21 @@
  * writes it): given the public key a source holds, it refuses with
  * SCHEME_CANNOT_SIGN instead of producing a signature that never verifies.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { z } from "zod";
-import { ZenError } from "../../core/index.ts";
-import {
-  assertTolerance,
-  checkWindow,
-  decodeHex,
-  fail,
-  MAX_PLAIN_HEADER,
-  parseUnixSeconds,
-  pass,
-  readHeader,
-} from "../schemes/common.ts";
+import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { decodeHex, MAX_PLAIN_HEADER } from "../schemes/common.ts";
 import type { HandshakeInput, HandshakeResult, SignatureScheme } from "../schemes/scheme.ts";
-import type { Verified, VerifyInput, VerifyResult } from "../types.ts";
 import {
-  describeFacts,
-  jsonPointer,
-  type ProviderEntryBase,
-  parseJson,
-  registerEntry,
-  withDeliveryId,
-} from "./entry.ts";
+  type KeyAlgorithm,
+  type SignedTimestampEntry,
+  signedTimestampScheme,
+} from "./engine-signed-timestamp.ts";
+import { jsonPointer, registerEntry } from "./entry.ts";
 
 const PUBLIC_KEY_BYTES = 32;
 const SIGNATURE_BYTES = 64;
 
-export interface Ed25519Entry extends ProviderEntryBase {
+export interface Ed25519Entry extends SignedTimestampEntry {
   readonly engine: "ed25519";
-  /** Lower-case header names. */
-  readonly signatureHeader: string;
-  readonly timestampHeader: string;
   /**
    * The provider's endpoint check, answered only once the request's own
    * signature verifies: when the body's JSON `pointer` holds `equals`, the
@@ -84,62 +67,19 @@ export function ed25519SecretProblem(secret: string): string | undefined {
     : undefined;
 }
 
-function signingKey(secret: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey({ key: secret, format: "pem" });
-  } catch {
-    throw new ZenError("SCHEME_CANNOT_SIGN");
-  }
-  if (key.asymmetricKeyType !== "ed25519") throw new ZenError("SCHEME_CANNOT_SIGN");
-  return key;
-}
+const ED25519: KeyAlgorithm<Buffer> = {
+  maxSignatureHeader: MAX_PLAIN_HEADER,
+  decode: (value) => decodeHex(value, SIGNATURE_BYTES),
+  publicKey: ed25519PublicKey,
+  verify: (message, key, signature) => verify(null, message, key, signature),
+  // Lower-case hex: one spelling per signature.
+  canonical: (signature) => signature.toString("hex"),
+  isSigningKey: (key) => key.asymmetricKeyType === "ed25519",
+  sign: (message, key) => sign(null, message, key).toString("hex"),
+};
 
 export function ed25519Scheme(entry: Ed25519Entry): SignatureScheme {
-  const verifyRequest = (input: VerifyInput): VerifyResult => {
-    assertTolerance(input.toleranceSeconds);
-    if (input.secrets.length === 0) return fail("no_secret");
-    const sig = readHeader(input.headers, entry.signatureHeader, MAX_PLAIN_HEADER);
-    if (sig.kind === "absent") return fail("missing_signature");
-    const ts = readHeader(input.headers, entry.timestampHeader, MAX_PLAIN_HEADER);
-    if (ts.kind === "absent") return fail("missing_timestamp");
-    if (sig.kind === "oversized" || ts.kind === "oversized") return fail("malformed_signature");
-    const signature = decodeHex(sig.value, SIGNATURE_BYTES);
-    const timestamp = parseUnixSeconds(ts.value);
-    if (signature === undefined || timestamp === undefined) return fail("malformed_signature");
-
-    const keys = input.secrets.map(ed25519PublicKey).filter((k) => k !== undefined);
-    if (keys.length === 0) return fail("no_secret");
-    const message = Buffer.concat([Buffer.from(ts.value, "utf8"), input.body]);
-    // Every key is tried: which of the source's keys matched shows in no timing.
-    let matched = false;
-    for (const key of keys) {
-      const ok = verify(null, message, key, signature);
-      matched = matched || ok;
-    }
-    if (!matched) return fail("bad_signature");
-    const window = checkWindow(timestamp, input.now, input.toleranceSeconds);
-    if (window !== undefined) return fail(window);
-    const value: Verified = { signature: signature.toString("hex"), timestamp: new Date(timestamp * 1000) };
-    return pass(withDeliveryId(entry.facts, value, input, { bodySigned: true }));
-  };
-
-  const scheme: SignatureScheme = {
-    name: entry.name,
-    provider: { title: entry.title, docs: entry.docs, sample: entry.sample },
-    // The source holds the provider's public key: only the provider signs (test sends are refused).
-    signs: false,
-    settings: z.strictObject({}).prefault({}),
-    verify: verifyRequest,
-    describe: (input) => describeFacts(entry.facts, input.headers, input.json ?? parseJson(input.body)),
-    sign(input) {
-      const key = signingKey(input.secret);
-      const timestamp = String(Math.floor(input.now.getTime() / 1000));
-      const signature = sign(null, Buffer.concat([Buffer.from(timestamp, "utf8"), input.body]), key);
-      return { [entry.signatureHeader]: signature.toString("hex"), [entry.timestampHeader]: timestamp };
-    },
-    generateSecret: entry.secret.generate,
-  };
+  const { scheme, verifyRequest } = signedTimestampScheme(entry, ED25519);
   const check = entry.handshake;
   if (check !== undefined) {
     scheme.handshake = (input: HandshakeInput): HandshakeResult => {
