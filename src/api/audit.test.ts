@@ -22,6 +22,18 @@ for (const kind of DRIVERS) {
       await api?.close();
     });
 
+    /** A second project of the tenant, made by an operator. */
+    const siblingProject = (tenantId: string) =>
+      createProject(
+        api.tenancy,
+        {
+          tenantId,
+          actor: { type: "operator", id: "test" },
+          permissions: new Set(TENANT_PERMISSIONS),
+          correlationId: newId("correlation"),
+        },
+        { name: "sibling" },
+      );
     const chain = (id: string) => api.t.db.withTenant(id, (tx) => listAudit(tx, { limit: 1000 }));
     const find = (rows: AuditRecord[], action: string, outcome: string) =>
       rows.filter((r) => r.action === action && r.outcome === outcome);
@@ -121,16 +133,7 @@ for (const kind of DRIVERS) {
     test("a resource id from another project or tenant, or none at all, inside one's own project is answered 404 and audited", async () => {
       const a = await api.tenant("inner-a");
       const b = await api.tenant("inner-b");
-      const sibling = await createProject(
-        api.tenancy,
-        {
-          tenantId: a.tenantId,
-          actor: { type: "operator", id: "test" },
-          permissions: new Set(TENANT_PERMISSIONS),
-          correlationId: newId("correlation"),
-        },
-        { name: "sibling" },
-      );
+      const sibling = await siblingProject(a.tenantId);
       const probes: [string, string, string, string][] = [];
       for (const [label, id] of [
         ["sibling project", (await api.destination(a.tenantId, sibling.id)).id],
@@ -172,16 +175,7 @@ for (const kind of DRIVERS) {
     test("a body naming a destination or source the project does not hold is refused and audited as a probe", async () => {
       const a = await api.tenant("body-probe-a");
       const b = await api.tenant("body-probe-b");
-      const sibling = await createProject(
-        api.tenancy,
-        {
-          tenantId: a.tenantId,
-          actor: { type: "operator", id: "test" },
-          permissions: new Set(TENANT_PERMISSIONS),
-          correlationId: newId("correlation"),
-        },
-        { name: "sibling" },
-      );
+      const sibling = await siblingProject(a.tenantId);
       const mine = (await api.destination(a.tenantId, a.projectId)).id;
       const siblingDestination = (await api.destination(a.tenantId, sibling.id)).id;
       const foreignSource = (await api.source(b.tenantId, b.projectId)).id;
